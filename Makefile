@@ -1,0 +1,125 @@
+# sluice: build, test, run.  `make help` lists the targets.
+#
+# Everything builds into $(BUILD)/ (default build/); the sanitizer build goes
+# into build-asan/ so both can coexist.  Dependencies are Debian packages: the
+# `deps` targets install missing ones when run as root and otherwise print the
+# exact apt-get line and stop.
+
+BUILD    ?= build
+CC       ?= gcc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN     += -Werror
+endif
+ifneq ($(WERROR),)
+WARN     += -Werror
+endif
+SAN_FLAGS ?=
+LLHTTP_SRC := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+PKGS     := libcares libsystemd
+CPPFLAGS := -Iinclude -I$(LLHTTP_INC) -D_GNU_SOURCE
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -pthread -MMD -MP
+LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -pthread
+
+VERSION  := 0.1.0
+
+# Packages needed to build, and the extra ones the tests drive.
+BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev libcrypt-dev check
+TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 openssl
+
+SRCS := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+LLHTTP_OBJS := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+.PHONY: all run test unit e2e asan-test deps deps-test clean help install
+
+all: deps $(BUILD)/sluice
+
+help:
+	@echo "make            build $(BUILD)/sluice"
+	@echo "make run        build and run sluice on its built-in defaults (127.0.0.1:3128)"
+	@echo "make test       build and run the unit and end-to-end tests"
+	@echo "make asan-test  the same tests on an ASan+UBSan build (build-asan/)"
+	@echo "make install    install the binary, example config and systemd unit under DESTDIR"
+
+# --- dependencies ---------------------------------------------------------------
+# Installs what is missing (root) or prints the apt-get line (others).
+define need_debs
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	  else \
+	    echo "missing Debian packages; run as root:"; \
+	    echo "  apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+deps:
+	$(call need_debs,$(BUILD_DEBS))
+
+deps-test: deps
+	$(call need_debs,$(TEST_DEBS))
+
+# --- build ----------------------------------------------------------------------
+$(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(CFLAGS) $(SAN_FLAGS) -I$(LLHTTP_INC) -c -o $@ $<
+
+$(BUILD)/libllhttp.a: $(LLHTTP_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DSLUICE_VERSION='"$(VERSION)"' $(ALL_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c -o $@ $<
+
+$(BUILD)/sluice: $(OBJS) $(BUILD)/libllhttp.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(BUILD)/libllhttp.a $(LDLIBS)
+
+$(BUILD)/unit: $(UNIT_SRCS) $(LIB_OBJS) $(BUILD)/libllhttp.a
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $(UNIT_SRCS) \
+	  $(LIB_OBJS) $(BUILD)/libllhttp.a $(shell pkg-config --libs check) $(LDLIBS)
+
+$(BUILD)/origin: tests/e2e/origin.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -pthread -o $@ $<
+
+$(BUILD)/e2e-tools: $(BUILD)/origin
+
+-include $(OBJS:.o=.d)
+
+# --- run and test ---------------------------------------------------------------
+run: deps $(BUILD)/sluice
+	./$(BUILD)/sluice
+
+test: deps-test $(BUILD)/sluice $(BUILD)/unit $(BUILD)/origin
+	./$(BUILD)/unit
+	tests/e2e/run $(BUILD)
+
+unit: deps $(BUILD)/unit
+	./$(BUILD)/unit
+
+e2e: deps-test $(BUILD)/sluice $(BUILD)/origin
+	tests/e2e/run $(BUILD)
+
+asan-test:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+install: $(BUILD)/sluice
+	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)/usr/sbin/sluice
+	install -D -m 0644 systemd/sluice.conf $(DESTDIR)/etc/sluice/sluice.conf
+	install -D -m 0644 systemd/sluice.service $(DESTDIR)/lib/systemd/system/sluice.service
+
+clean:
+	rm -rf build build-asan

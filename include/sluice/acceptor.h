@@ -1,0 +1,23 @@
+/* acceptor: the listening sockets and the thread that accepts on them.
+ *
+ * Accepted sockets go round-robin to the workers.  At the fd limit
+ * (EMFILE/ENFILE) or at max_connections the acceptor stops watching its
+ * listeners for a moment instead of spinning on an accept that cannot
+ * succeed.
+ */
+#ifndef SLUICE_ACCEPTOR_H
+#define SLUICE_ACCEPTOR_H
+
+#include "sluice/config.h"
+#include "sluice/worker.h"
+
+struct acceptor;
+
+/* Bind and listen on every configured address.  NULL with err filled. */
+struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen);
+/* Start the accept thread handing sockets to workers[0..n). */
+int acceptor_start(struct acceptor *a, struct worker *workers, int n);
+/* Stop accepting, join the thread, close the listeners, free. */
+void acceptor_free(struct acceptor *a);
+
+#endif

@@ -1,0 +1,81 @@
+/* config: the directive-per-line config file, built-in defaults, validation.
+ *
+ * A struct config is filled once (defaults, then the file, then command-line
+ * overrides), validated, and from then on only read: workers share it
+ * without locks.
+ *
+ * Grammar: one directive per line, "name value...", '#' starts a comment,
+ * blank lines ignored.  Durations take ms, s, m or h ("30s", "500ms"; a bare
+ * number is seconds); sizes take k or m ("16k"; a bare number is bytes).
+ * systemd/sluice.conf documents every directive.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sluice/log.h"
+
+#define CONFIG_MAX_LISTEN 16
+
+struct listen_cfg {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char text[80];		/* as written, for logs */
+};
+
+struct config {
+	struct listen_cfg listen[CONFIG_MAX_LISTEN];
+	int nlisten;
+	int workers;			/* 0: one per CPU the process may run on */
+	int max_connections;		/* client connections, all workers together */
+
+	uint32_t buffer_size;		/* each direction's buffer */
+	uint32_t header_max;		/* request or response head, 431 / 502 beyond */
+	uint32_t url_max;		/* request target, 414 beyond */
+	uint32_t max_headers;		/* header lines in one head */
+
+	/* timeouts, ms */
+	uint32_t header_timeout;	/* a request head must arrive within this */
+	uint32_t keepalive_timeout;	/* idle client between requests */
+	uint32_t dns_timeout;
+	uint32_t connect_timeout;
+	uint32_t response_timeout;	/* request sent -> response head */
+	uint32_t idle_timeout;		/* body inactivity in either direction */
+	uint32_t upstream_idle_timeout;	/* pooled upstream connections */
+	uint32_t upstream_pool_max;	/* idle upstream connections per worker */
+
+	char resolver[512];		/* "" : /etc/resolv.conf; else c-ares csv */
+	uint32_t dns_cache_max_ttl;	/* seconds */
+	uint32_t dns_negative_ttl;	/* seconds */
+	uint32_t dns_cache_size;	/* names per worker */
+
+	char access_log[4096];		/* path, "stderr" or "off" */
+	enum access_format access_format;
+	char error_log[4096];		/* path or "stderr" */
+	enum log_level log_level;
+	char via_name[64];		/* pseudonym in Via */
+};
+
+/* Fill in the built-in defaults. */
+void config_defaults(struct config *c);
+
+/* Apply the directives in text; name is used in error messages.  Returns 0,
+ * or -1 with "name:line: what is wrong" in err. */
+int config_parse(struct config *c, const char *text, const char *name, char *err, size_t errlen);
+
+/* Read and apply a file.  Returns 0, or -1 with a message in err. */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Cross-field checks after all sources were applied.  Returns 0 or -1. */
+int config_validate(const struct config *c, char *err, size_t errlen);
+
+/* Parse "host:port", "[v6]:port" or ":port" (all addresses) into a listener. */
+int config_parse_listen(const char *s, struct listen_cfg *out);
+
+/* Parse a duration in ms or a size in bytes; 0 or -1. */
+int config_parse_duration(const char *s, uint32_t *ms);
+int config_parse_size(const char *s, uint32_t *bytes);
+
+#endif

@@ -1,0 +1,140 @@
+/* http: the pure half of HTTP handling.
+ *
+ * llhttp frames messages (src/session.c drives it); this module works on a
+ * complete head that sits contiguous in a buffer:
+ *
+ *   http_head_parse()   split it into start line and header lines, and refuse
+ *                       what llhttp 8.1 lets through (bare CR, obs-fold,
+ *                       whitespace before a colon) and what RFC 9112 sections
+ *                       5-6 forbid (duplicate Content-Length, Transfer-Encoding
+ *                       with Content-Length, a request TE not ending in chunked);
+ *   http_mark_hop_by_hop()  mark what must not cross the proxy;
+ *   http_target_parse() take an absolute-form target apart;
+ *   http_write_*()      serialise the rewritten head.
+ *
+ * Nothing here allocates: header lines are offsets into the caller's bytes,
+ * and the header array is the caller's.
+ */
+#ifndef SLUICE_HTTP_H
+#define SLUICE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/buf.h"
+
+enum http_verdict {
+	HTTP_OK = 0,
+	HTTP_BAD_HEAD,		/* a line that is not "name: value" */
+	HTTP_BARE_CR,
+	HTTP_OBS_FOLD,
+	HTTP_WS_BEFORE_COLON,
+	HTTP_DUP_CONTENT_LENGTH,
+	HTTP_BAD_CONTENT_LENGTH,
+	HTTP_TE_AND_CL,
+	HTTP_BAD_TRANSFER_ENCODING,
+	HTTP_TOO_MANY_HEADERS,
+};
+
+/* A short human text for a verdict ("bare CR in header block"). */
+const char *http_verdict_text(enum http_verdict v);
+
+struct http_span {
+	uint32_t off, len;
+};
+
+struct http_hdr {
+	struct http_span name, value;	/* value without surrounding whitespace */
+	uint32_t line_end;		/* offset of the line's CR or LF */
+	uint8_t drop;			/* not to be forwarded */
+};
+
+enum {
+	HTTP_CONN_CLOSE = 1,
+	HTTP_CONN_KEEPALIVE = 2,
+	HTTP_CONN_UPGRADE = 4,
+};
+
+struct http_head {
+	const char *raw;
+	uint32_t len;
+	int is_request;
+	/* request: method, target, version; response: version, status, reason */
+	struct http_span part[3];
+	int major, minor;
+	int status;
+	struct http_hdr *hdr;		/* caller's array */
+	uint32_t nhdr, maxhdr;
+	int content_length_count;
+	int transfer_encoding;		/* has a Transfer-Encoding header */
+	int conn_tokens;		/* HTTP_CONN_* seen in Connection */
+	int max_forwards;		/* -1: absent or unparsable */
+	int max_forwards_idx;
+};
+
+/* Split the head raw[0..len) (start line through the empty line) into parts.
+ * hdr has room for maxhdr lines.  Returns HTTP_OK or the first reason to
+ * refuse the message.  raw and hdr are borrowed by h. */
+enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t len,
+				  int is_request, struct http_hdr *hdr, uint32_t maxhdr);
+
+/* Case-insensitive compare of a span with a NUL-terminated name. */
+int http_span_eq(const struct http_head *h, struct http_span s, const char *name);
+
+/* Index of the first header named name, or -1. */
+int http_find(const struct http_head *h, const char *name);
+
+/* Mark hop-by-hop headers (Connection and every token it lists, Keep-Alive,
+ * Proxy-Connection, Proxy-Authorization, TE, Trailer, Upgrade) and, for
+ * requests, Host (the proxy writes its own).  Content-Length and
+ * Transfer-Encoding are never dropped: sluice forwards bodies exactly as
+ * framed, so their framing headers must go with them. */
+void http_mark_hop_by_hop(struct http_head *h);
+
+/* An absolute-form request target, taken apart. */
+struct http_target {
+	char host[256];		/* without brackets for IPv6 */
+	uint16_t port;
+	int ipv6;		/* host is an IPv6 literal */
+	const char *path;	/* origin-form: "/" when the target had none */
+	uint32_t path_len;
+	const char *query;	/* "?..." when the target had no path, else NULL */
+	uint32_t query_len;
+};
+
+/* Parse "http://host[:port][/path][?query]".  Returns 0, or -1 with a short
+ * reason in *why. */
+int http_target_parse(const char *t, size_t len, struct http_target *out, const char **why);
+
+/* Write the Host value for a target ("h", "h:port", "[v6]:port") into dst
+ * (at least 264 bytes).  Returns its length. */
+size_t http_host_value(const struct http_target *t, char *dst, size_t room);
+
+/* The request head for the upstream: origin-form request line, Host first,
+ * kept headers in their order and bytes, Max-Forwards decremented when
+ * max_forwards_dec is set, Via appended.  Returns 0, or -1 when it does not
+ * fit in out (nothing useful written then). */
+int http_write_request(struct buf *out, const struct http_head *h, const struct http_target *t,
+		       const char *via_name, int max_forwards_dec);
+
+/* Client-side connection handling for a response head. */
+enum http_conn_mode {
+	HTTP_CONN_AS_IS,	/* HTTP/1.1 client staying open: nothing to add */
+	HTTP_CONN_ADD_KEEPALIVE,/* HTTP/1.0 client staying open */
+	HTTP_CONN_ADD_CLOSE,	/* sluice closes after this response */
+};
+
+/* The response head for the client: "HTTP/1.1 status reason", kept headers,
+ * Via, and Connection per mode.  Returns 0 or -1 (does not fit). */
+int http_write_response(struct buf *out, const struct http_head *h, const char *via_name,
+			enum http_conn_mode mode);
+
+/* A complete local response (errors, TRACE/OPTIONS answered by the proxy).
+ * Returns 0 or -1 when it does not fit. */
+int http_write_local(struct buf *out, int status, const char *reason, const char *content_type,
+		     const char *body, size_t body_len, int close);
+
+/* The reason phrase sluice uses for a status it generates. */
+const char *http_status_text(int status);
+
+#endif

@@ -1,0 +1,77 @@
+/* log: the error log (levels, to stderr or a file) and the access log
+ * (squid native or combined format, buffered per worker).
+ *
+ * The error log is shared by all threads; each message is formatted into a
+ * stack buffer and written with one write(2), so lines never interleave.
+ * The access log is buffered per worker (struct access_log) and flushed when
+ * the buffer fills, once a second, and at exit.
+ */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Set the error log's threshold and destination; path NULL or "stderr" means
+ * stderr.  Returns 0, or -1 with errno set when the file cannot be opened. */
+int log_open(enum log_level level, const char *path);
+int log_reopen(void);
+extern enum log_level log_threshold;
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) \
+	do { if (log_threshold >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Parse "err", "warn", "info", "debug".  Returns 0 or -1. */
+int log_level_parse(const char *s, enum log_level *out);
+
+/* Format an address as "1.2.3.4:80" or "[::1]:80" into buf (>= 64 bytes). */
+const char *log_addr(const struct sockaddr *sa, char *buf, size_t len);
+/* The same without the port. */
+const char *log_host(const struct sockaddr *sa, char *buf, size_t len);
+
+/* --- access log ------------------------------------------------------------ */
+
+enum access_format { ACCESS_SQUID, ACCESS_COMBINED };
+
+struct access_log {
+	int fd;			/* -1: access log off */
+	enum access_format format;
+	size_t len;
+	char buf[32768];
+};
+
+/* One finished transaction, as the access log sees it.  Every string is
+ * borrowed for the duration of access_log_write() only. */
+struct access_entry {
+	uint64_t start_ms;	/* wall clock, ms since the epoch */
+	uint64_t elapsed_ms;
+	const struct sockaddr *client;
+	const char *code;	/* squid result code, e.g. "TCP_MISS" */
+	int status;		/* 0 when none was sent */
+	uint64_t bytes;		/* bytes sent to the client */
+	const char *method;
+	const char *url;	/* may be NULL: logged as "-" */
+	size_t url_len;
+	const char *user;	/* NULL: "-" */
+	const char *hier;	/* e.g. "HIER_DIRECT" or "HIER_NONE" */
+	const char *peer;	/* upstream address or "-" */
+	const char *type;	/* content type or "-" */
+	size_t type_len;
+	const char *reason;	/* short cause for errors, NULL otherwise */
+};
+
+/* fd is borrowed (the caller owns and closes it); -1 turns the log off. */
+void access_log_init(struct access_log *al, int fd, enum access_format format);
+void access_log_write(struct access_log *al, const struct access_entry *e);
+void access_log_flush(struct access_log *al);
+
+#endif

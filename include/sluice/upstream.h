@@ -1,0 +1,70 @@
+/* upstream: outgoing connections and each worker's pool of idle ones.
+ *
+ * An upstream connection is owned by one session while a request uses it,
+ * or by the pool while idle.  Idle connections are kept per "host:port" key
+ * (the target as the client named it), most recently used first, up to
+ * upstream_pool_max per worker and upstream_idle_timeout each; a pooled
+ * connection the origin closes is dropped at once.
+ *
+ * Freeing is deferred: upstream_close() closes the socket at once but the
+ * object lives until upstream_reap(), which the worker calls after each
+ * batch of events, because a later event in the same batch may still point
+ * at it.
+ */
+#ifndef SLUICE_UPSTREAM_H
+#define SLUICE_UPSTREAM_H
+
+#include <stdint.h>
+
+#include "sluice/dns.h"
+#include "sluice/loop.h"
+
+#define UPSTREAM_KEY_MAX 272
+
+struct upstream;
+typedef void (*upstream_cb)(void *owner, uint32_t events);
+
+struct upstream {
+	struct io io;			/* first: the loop hands us &io */
+	struct upstream_pool *pool;
+	struct upstream *next, *prev;	/* key chain or LRU while pooled; dead list when closed */
+	struct upstream *lru_next, *lru_prev;
+	struct timer idle;		/* pooled: drop after upstream_idle_timeout */
+	void *owner;			/* the session using it; NULL when pooled */
+	upstream_cb cb;
+	union sockaddr_any addr;
+	uint32_t hash;
+	uint32_t requests;		/* requests carried so far */
+	char key[UPSTREAM_KEY_MAX];
+};
+
+struct upstream_pool;
+
+struct upstream_pool *upstream_pool_new(struct loop *l, uint32_t max_idle, uint32_t idle_timeout_ms);
+/* Close every idle connection and free the pool (workers call it at exit). */
+void upstream_pool_free(struct upstream_pool *p);
+uint32_t upstream_pool_idle(const struct upstream_pool *p);
+
+/* Start a non-blocking connect to addr, for key.  The connection reports
+ * its events to cb(owner, events).  Returns the connection, or NULL with
+ * errno set (socket, or connect failing at once). */
+struct upstream *upstream_connect(struct upstream_pool *p, const union sockaddr_any *addr,
+				  const char *key, upstream_cb cb, void *owner);
+
+/* After EPOLLOUT on a connecting socket: 0 when connected, else -1 with
+ * errno set to the connect error. */
+int upstream_connect_result(struct upstream *u);
+
+/* The most recently pooled idle connection for key, now owned by owner, or
+ * NULL. */
+struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstream_cb cb, void *owner);
+
+/* Give a healthy connection back to the pool (closed instead when the pool
+ * is full). */
+void upstream_release(struct upstream *u);
+
+/* Close the socket now, free the object at the next upstream_reap(). */
+void upstream_close(struct upstream *u);
+void upstream_reap(struct upstream_pool *p);
+
+#endif

@@ -1,0 +1,190 @@
+#include "sluice/acceptor.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sluice/log.h"
+
+#define PAUSE_MS 100
+
+struct acceptor {
+	const struct config *cfg;
+	int fds[CONFIG_MAX_LISTEN];
+	int n;
+	int epfd, stopfd;
+	pthread_t thread;
+	int started;
+	struct worker *workers;
+	int nworkers, next;
+	int paused;
+};
+
+static int open_listener(const struct listen_cfg *l, char *err, size_t errlen)
+{
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket() for %s: %s", l->text, strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1) {
+		snprintf(err, errlen, "bind() to %s: %s", l->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 4096) == -1) {
+		snprintf(err, errlen, "listen() on %s: %s", l->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen)
+{
+	struct acceptor *a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->cfg = cfg;
+	a->epfd = a->stopfd = -1;
+	for (int i = 0; i < cfg->nlisten; i++) {
+		int fd = open_listener(&cfg->listen[i], err, errlen);
+		if (fd == -1)
+			goto fail;
+		a->fds[a->n++] = fd;
+	}
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->epfd == -1 || a->stopfd == -1) {
+		snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = a->stopfd };
+	epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->stopfd, &ev);
+	for (int i = 0; i < a->n; i++) {
+		ev.data.fd = a->fds[i];
+		epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->fds[i], &ev);
+	}
+	return a;
+fail:
+	acceptor_free(a);
+	return NULL;
+}
+
+static void set_paused(struct acceptor *a, int paused)
+{
+	if (a->paused == paused)
+		return;
+	a->paused = paused;
+	for (int i = 0; i < a->n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = a->fds[i] };
+		epoll_ctl(a->epfd, paused ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, a->fds[i], &ev);
+	}
+}
+
+/* Accept until the backlog is empty.  Returns 1 to pause, 0 otherwise. */
+static int accept_some(struct acceptor *a, int lfd)
+{
+	for (int i = 0; i < 256; i++) {
+		if (atomic_load_explicit(&worker_connections, memory_order_relaxed) >= a->cfg->max_connections) {
+			log_debug("at max_connections (%d): pausing accept", a->cfg->max_connections);
+			return 1;
+		}
+		union sockaddr_any peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(lfd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("accept4(): %s: pausing accept for %d ms", strerror(errno), PAUSE_MS);
+				return 1;
+			}
+			log_err("accept4(): %s", strerror(errno));
+			return 1;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		atomic_fetch_add_explicit(&worker_connections, 1, memory_order_relaxed);
+		struct worker *w = &a->workers[a->next];
+		a->next = (a->next + 1) % a->nworkers;
+		if (worker_hand_off(w, fd, &peer) == -1) {
+			close(fd);
+			atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
+		}
+	}
+	return 0;
+}
+
+static void *acceptor_main(void *arg)
+{
+	struct acceptor *a = arg;
+	pthread_setname_np(pthread_self(), "sluice-accept");
+	for (;;) {
+		struct epoll_event ev[CONFIG_MAX_LISTEN + 1];
+		int n = epoll_wait(a->epfd, ev, CONFIG_MAX_LISTEN + 1, a->paused ? PAUSE_MS : -1);
+		if (n == -1 && errno != EINTR) {
+			log_err("acceptor: epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		if (n <= 0) {
+			set_paused(a, 0); /* the pause is over: try again */
+			continue;
+		}
+		int pause = 0;
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.fd == a->stopfd)
+				return NULL;
+			pause |= accept_some(a, ev[i].data.fd);
+		}
+		if (pause)
+			set_paused(a, 1);
+	}
+}
+
+int acceptor_start(struct acceptor *a, struct worker *workers, int n)
+{
+	a->workers = workers;
+	a->nworkers = n;
+	int r = pthread_create(&a->thread, NULL, acceptor_main, a);
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	a->started = 1;
+	return 0;
+}
+
+void acceptor_free(struct acceptor *a)
+{
+	if (a == NULL)
+		return;
+	if (a->started) {
+		uint64_t one = 1;
+		ssize_t w = write(a->stopfd, &one, sizeof(one));
+		(void)w;
+		pthread_join(a->thread, NULL);
+	}
+	for (int i = 0; i < a->n; i++)
+		close(a->fds[i]);
+	if (a->epfd != -1)
+		close(a->epfd);
+	if (a->stopfd != -1)
+		close(a->stopfd);
+	free(a);
+}

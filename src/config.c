@@ -1,0 +1,425 @@
+#include "sluice/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	config_parse_listen("127.0.0.1:3128", &c->listen[0]);
+	c->nlisten = 0; /* the default listener applies only if none is configured */
+	c->workers = 0;
+	c->max_connections = 10000;
+	c->buffer_size = 16384;
+	c->header_max = 16384;
+	c->url_max = 8192;
+	c->max_headers = 100;
+	c->header_timeout = 30000;
+	c->keepalive_timeout = 60000;
+	c->dns_timeout = 5000;
+	c->connect_timeout = 10000;
+	c->response_timeout = 60000;
+	c->idle_timeout = 120000;
+	c->upstream_idle_timeout = 30000;
+	c->upstream_pool_max = 1024;
+	c->dns_cache_max_ttl = 3600;
+	c->dns_negative_ttl = 10;
+	c->dns_cache_size = 4096;
+	snprintf(c->access_log, sizeof(c->access_log), "stderr");
+	c->access_format = ACCESS_SQUID;
+	snprintf(c->error_log, sizeof(c->error_log), "stderr");
+	c->log_level = LOG_INFO;
+	snprintf(c->via_name, sizeof(c->via_name), "sluice");
+}
+
+int config_parse_listen(const char *s, struct listen_cfg *out)
+{
+	char host[64];
+	const char *port;
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = '\0';
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+		port = colon + 1;
+	}
+	char *endp;
+	errno = 0;
+	long p = strtol(port, &endp, 10);
+	if (*port == '\0' || *endp != '\0' || errno || p < 1 || p > 65535)
+		return -1;
+	struct sockaddr_in *in = (struct sockaddr_in *)&out->addr;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->addr;
+	if (host[0] == '\0' || strcmp(host, "*") == 0) {
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_ANY);
+		in->sin_port = htons((uint16_t)p);
+		out->addrlen = sizeof(*in);
+	} else if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)p);
+		out->addrlen = sizeof(*in);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p);
+		out->addrlen = sizeof(*in6);
+	} else {
+		return -1;
+	}
+	snprintf(out->text, sizeof(out->text), "%s", s);
+	return 0;
+}
+
+static int parse_number(const char *s, const char **suffix, unsigned long long *v)
+{
+	char *endp;
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &endp, 10);
+	if (errno)
+		return -1;
+	*suffix = endp;
+	return 0;
+}
+
+int config_parse_duration(const char *s, uint32_t *ms)
+{
+	const char *suf;
+	unsigned long long v, mult;
+	if (parse_number(s, &suf, &v) == -1)
+		return -1;
+	if (strcmp(suf, "ms") == 0)
+		mult = 1;
+	else if (*suf == '\0' || strcmp(suf, "s") == 0)
+		mult = 1000;
+	else if (strcmp(suf, "m") == 0)
+		mult = 60000;
+	else if (strcmp(suf, "h") == 0)
+		mult = 3600000;
+	else
+		return -1;
+	if (v > UINT32_MAX / mult)
+		return -1;
+	*ms = (uint32_t)(v * mult);
+	return 0;
+}
+
+int config_parse_size(const char *s, uint32_t *bytes)
+{
+	const char *suf;
+	unsigned long long v, mult;
+	if (parse_number(s, &suf, &v) == -1)
+		return -1;
+	if (*suf == '\0')
+		mult = 1;
+	else if (strcasecmp(suf, "k") == 0)
+		mult = 1024;
+	else if (strcasecmp(suf, "m") == 0)
+		mult = 1024 * 1024;
+	else
+		return -1;
+	if (v > UINT32_MAX / mult)
+		return -1;
+	*bytes = (uint32_t)(v * mult);
+	return 0;
+}
+
+static int parse_uint(const char *s, uint32_t max, uint32_t *out)
+{
+	const char *suf;
+	unsigned long long v;
+	if (parse_number(s, &suf, &v) == -1 || *suf != '\0' || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+enum kind { K_DURATION, K_SIZE, K_COUNT, K_STRING };
+
+struct directive {
+	const char *name;
+	enum kind kind;
+	size_t offset;
+	size_t size;		/* K_STRING: field size */
+	const char *help;	/* what a bad value should look like */
+};
+
+#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+
+static const struct directive directives[] = {
+	{ "max_connections", K_COUNT, FIELD(max_connections), "a number" },
+	{ "buffer_size", K_SIZE, FIELD(buffer_size), "a size such as 16k" },
+	{ "header_max", K_SIZE, FIELD(header_max), "a size such as 16k" },
+	{ "url_max", K_SIZE, FIELD(url_max), "a size such as 8k" },
+	{ "max_headers", K_COUNT, FIELD(max_headers), "a number" },
+	{ "header_timeout", K_DURATION, FIELD(header_timeout), "a duration such as 30s" },
+	{ "keepalive_timeout", K_DURATION, FIELD(keepalive_timeout), "a duration such as 60s" },
+	{ "dns_timeout", K_DURATION, FIELD(dns_timeout), "a duration such as 5s" },
+	{ "connect_timeout", K_DURATION, FIELD(connect_timeout), "a duration such as 10s" },
+	{ "response_timeout", K_DURATION, FIELD(response_timeout), "a duration such as 60s" },
+	{ "idle_timeout", K_DURATION, FIELD(idle_timeout), "a duration such as 120s" },
+	{ "upstream_idle_timeout", K_DURATION, FIELD(upstream_idle_timeout), "a duration such as 30s" },
+	{ "upstream_pool_max", K_COUNT, FIELD(upstream_pool_max), "a number" },
+	{ "dns_cache_max_ttl", K_DURATION, FIELD(dns_cache_max_ttl), "a duration such as 1h" },
+	{ "dns_negative_ttl", K_DURATION, FIELD(dns_negative_ttl), "a duration such as 10s" },
+	{ "dns_cache_size", K_COUNT, FIELD(dns_cache_size), "a number" },
+	{ "access_log", K_STRING, FIELD(access_log), "a path, stderr or off" },
+	{ "error_log", K_STRING, FIELD(error_log), "a path or stderr" },
+	{ "via_name", K_STRING, FIELD(via_name), "a token" },
+};
+
+/* Directives whose value needs more than a table entry. */
+static int apply_special(struct config *c, const char *name, char *const *argv, int argc,
+			 const char **why)
+{
+	if (strcmp(name, "listen") == 0) {
+		if (argc != 1) {
+			*why = "listen takes one ADDRESS:PORT";
+			return -1;
+		}
+		if (c->nlisten == CONFIG_MAX_LISTEN) {
+			*why = "too many listen directives";
+			return -1;
+		}
+		if (config_parse_listen(argv[0], &c->listen[c->nlisten]) == -1) {
+			*why = "listen wants IPv4:PORT, [IPv6]:PORT or *:PORT";
+			return -1;
+		}
+		c->nlisten++;
+		return 0;
+	}
+	if (argc != 1) {
+		*why = "expects exactly one value";
+		return -1;
+	}
+	if (strcmp(name, "workers") == 0) {
+		uint32_t v;
+		if (strcmp(argv[0], "auto") == 0) {
+			c->workers = 0;
+			return 0;
+		}
+		if (parse_uint(argv[0], 1024, &v) == -1 || v == 0) {
+			*why = "workers wants auto or a number from 1 to 1024";
+			return -1;
+		}
+		c->workers = (int)v;
+		return 0;
+	}
+	if (strcmp(name, "resolver") == 0) {
+		/* c-ares wants a comma list; accept spaces too (already split). */
+		if (strlen(argv[0]) >= sizeof(c->resolver)) {
+			*why = "resolver list too long";
+			return -1;
+		}
+		snprintf(c->resolver, sizeof(c->resolver), "%s", argv[0]);
+		return 0;
+	}
+	if (strcmp(name, "access_log_format") == 0) {
+		if (strcmp(argv[0], "squid") == 0)
+			c->access_format = ACCESS_SQUID;
+		else if (strcmp(argv[0], "combined") == 0)
+			c->access_format = ACCESS_COMBINED;
+		else {
+			*why = "access_log_format wants squid or combined";
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(name, "log_level") == 0) {
+		if (log_level_parse(argv[0], &c->log_level) == -1) {
+			*why = "log_level wants error, warn, info or debug";
+			return -1;
+		}
+		return 0;
+	}
+	*why = NULL;
+	return 1; /* not special */
+}
+
+static int apply(struct config *c, char *const *argv, int argc, const char **why)
+{
+	const char *name = argv[0];
+	int r = apply_special(c, name, argv + 1, argc - 1, why);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++) {
+		const struct directive *d = &directives[i];
+		if (strcmp(d->name, name) != 0)
+			continue;
+		void *field = (char *)c + d->offset;
+		if (argc != 2) {
+			*why = "expects exactly one value";
+			return -1;
+		}
+		uint32_t v = 0;
+		int bad = 0;
+		switch (d->kind) {
+		case K_DURATION:
+			bad = config_parse_duration(argv[1], &v);
+			/* the *_ttl directives are kept in seconds */
+			if (!bad && strstr(d->name, "_ttl"))
+				v /= 1000;
+			break;
+		case K_SIZE:
+			bad = config_parse_size(argv[1], &v);
+			break;
+		case K_COUNT:
+			bad = parse_uint(argv[1], INT32_MAX, &v);
+			break;
+		case K_STRING:
+			if (strlen(argv[1]) >= d->size)
+				bad = -1;
+			else
+				snprintf(field, d->size, "%s", argv[1]);
+			break;
+		}
+		if (bad) {
+			*why = d->help;
+			return -1;
+		}
+		if (d->kind != K_STRING)
+			memcpy(field, &v, sizeof(v)); /* every numeric field is 32 bits */
+		return 0;
+	}
+	*why = "unknown directive";
+	return -1;
+}
+
+int config_parse(struct config *c, const char *text, const char *name, char *err, size_t errlen)
+{
+	int lineno = 0;
+	const char *p = text;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		lineno++;
+		char line[4352];
+		if (len >= sizeof(line)) {
+			snprintf(err, errlen, "%s:%d: line too long", name, lineno);
+			return -1;
+		}
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p += len + (eol ? 1 : 0);
+
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *argv[8];
+		int argc = 0;
+		char *save = NULL;
+		for (char *tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
+			if (argc == 8) {
+				snprintf(err, errlen, "%s:%d: too many values", name, lineno);
+				return -1;
+			}
+			argv[argc++] = tok;
+		}
+		if (argc == 0)
+			continue;
+		const char *why = NULL;
+		if (apply(c, argv, argc, &why) == -1) {
+			snprintf(err, errlen, "%s:%d: %s: %s", name, lineno, argv[0], why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	char *text = NULL;
+	size_t cap = 0, len = 0;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > 1 << 24) {
+				snprintf(err, errlen, "%s: file too large", path);
+				goto fail;
+			}
+			char *t = realloc(text, cap);
+			if (t == NULL) {
+				snprintf(err, errlen, "%s: out of memory", path);
+				goto fail;
+			}
+			text = t;
+		}
+		size_t n = fread(text + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+		goto fail;
+	}
+	text[len] = '\0';
+	if (memchr(text, '\0', len)) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		goto fail;
+	}
+	fclose(f);
+	int r = config_parse(c, text, path, err, errlen);
+	free(text);
+	return r;
+fail:
+	fclose(f);
+	free(text);
+	return -1;
+}
+
+int config_validate(const struct config *c, char *err, size_t errlen)
+{
+	if (c->buffer_size < 1024 || c->buffer_size > 16 * 1024 * 1024) {
+		snprintf(err, errlen, "buffer_size must be between 1k and 16m");
+		return -1;
+	}
+	if (c->header_max < 256 || c->header_max > c->buffer_size) {
+		snprintf(err, errlen, "header_max must be at least 256 and at most buffer_size (%u)",
+			 c->buffer_size);
+		return -1;
+	}
+	if (c->url_max < 16 || c->url_max > c->header_max) {
+		snprintf(err, errlen, "url_max must be at least 16 and at most header_max (%u)",
+			 c->header_max);
+		return -1;
+	}
+	if (c->max_headers < 8 || c->max_headers > 1000) {
+		snprintf(err, errlen, "max_headers must be between 8 and 1000");
+		return -1;
+	}
+	if (c->max_connections < 1) {
+		snprintf(err, errlen, "max_connections must be at least 1");
+		return -1;
+	}
+	const uint32_t *t[] = { &c->header_timeout, &c->keepalive_timeout, &c->dns_timeout,
+				&c->connect_timeout, &c->response_timeout, &c->idle_timeout };
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (*t[i] == 0) {
+			snprintf(err, errlen, "timeouts must be greater than zero");
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,482 @@
+#include "sluice/http.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+const char *http_verdict_text(enum http_verdict v)
+{
+	switch (v) {
+	case HTTP_OK: return "ok";
+	case HTTP_BAD_HEAD: return "malformed header line";
+	case HTTP_BARE_CR: return "bare CR in header block";
+	case HTTP_OBS_FOLD: return "obsolete line folding";
+	case HTTP_WS_BEFORE_COLON: return "whitespace before colon";
+	case HTTP_DUP_CONTENT_LENGTH: return "duplicate Content-Length";
+	case HTTP_BAD_CONTENT_LENGTH: return "invalid Content-Length";
+	case HTTP_TE_AND_CL: return "Transfer-Encoding with Content-Length";
+	case HTTP_BAD_TRANSFER_ENCODING: return "Transfer-Encoding not ending in chunked";
+	case HTTP_TOO_MANY_HEADERS: return "too many header lines";
+	}
+	return "?";
+}
+
+/* RFC 9110 5.6.2 token characters */
+static int is_tchar(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int http_span_eq(const struct http_head *h, struct http_span s, const char *name)
+{
+	return strlen(name) == s.len && strncasecmp(h->raw + s.off, name, s.len) == 0;
+}
+
+int http_find(const struct http_head *h, const char *name)
+{
+	for (uint32_t i = 0; i < h->nhdr; i++)
+		if (http_span_eq(h, h->hdr[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Split the start line at its first two spaces (the reason phrase may hold
+ * more).  llhttp has already checked its grammar. */
+static enum http_verdict parse_start_line(struct http_head *h, uint32_t end)
+{
+	const char *r = h->raw;
+	uint32_t p = 0;
+	for (int i = 0; i < 3; i++) {
+		uint32_t s = p;
+		while (p < end && (i == 2 || r[p] != ' '))
+			p++;
+		h->part[i].off = s;
+		h->part[i].len = p - s;
+		if (i < 2) {
+			if (p >= end && !(i == 1 && !h->is_request))
+				return HTTP_BAD_HEAD;
+			p++;
+		}
+	}
+	struct http_span v = h->is_request ? h->part[2] : h->part[0];
+	if (v.len != 8 || strncmp(r + v.off, "HTTP/", 5) != 0 || !isdigit((unsigned char)r[v.off + 5]) ||
+	    r[v.off + 6] != '.' || !isdigit((unsigned char)r[v.off + 7]))
+		return HTTP_BAD_HEAD;
+	h->major = r[v.off + 5] - '0';
+	h->minor = r[v.off + 7] - '0';
+	if (!h->is_request) {
+		h->status = 0;
+		for (uint32_t i = 0; i < h->part[1].len && i < 3; i++)
+			h->status = h->status * 10 + (r[h->part[1].off + i] - '0');
+	}
+	return HTTP_OK;
+}
+
+/* Content-Length must be 1*DIGIT (RFC 9110 8.6); a list, even of equal
+ * values, is refused: it is a smuggling shape, not a real client. */
+static enum http_verdict check_content_length(const struct http_head *h, const struct http_hdr *x)
+{
+	if (x->value.len == 0 || x->value.len > 18)
+		return HTTP_BAD_CONTENT_LENGTH;
+	for (uint32_t i = 0; i < x->value.len; i++)
+		if (!isdigit((unsigned char)h->raw[x->value.off + i]))
+			return HTTP_BAD_CONTENT_LENGTH;
+	return HTTP_OK;
+}
+
+/* Walk a comma-separated list value; calls fn for each trimmed element. */
+static void each_token(const struct http_head *h, struct http_span v,
+		       void (*fn)(struct http_head *h, struct http_span tok, void *arg), void *arg)
+{
+	uint32_t p = v.off, end = v.off + v.len;
+	while (p < end) {
+		while (p < end && (is_ows(h->raw[p]) || h->raw[p] == ','))
+			p++;
+		uint32_t s = p;
+		while (p < end && h->raw[p] != ',')
+			p++;
+		uint32_t e = p;
+		while (e > s && is_ows(h->raw[e - 1]))
+			e--;
+		if (e > s)
+			fn((struct http_head *)h, (struct http_span){ s, e - s }, arg);
+	}
+}
+
+static void last_token(struct http_head *h, struct http_span tok, void *arg)
+{
+	*(struct http_span *)arg = tok;
+}
+
+static void note_conn_token(struct http_head *h, struct http_span tok, void *arg)
+{
+	if (http_span_eq(h, tok, "close"))
+		h->conn_tokens |= HTTP_CONN_CLOSE;
+	else if (http_span_eq(h, tok, "keep-alive"))
+		h->conn_tokens |= HTTP_CONN_KEEPALIVE;
+	else if (http_span_eq(h, tok, "upgrade"))
+		h->conn_tokens |= HTTP_CONN_UPGRADE;
+}
+
+enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t len,
+				  int is_request, struct http_hdr *hdr, uint32_t maxhdr)
+{
+	memset(h, 0, sizeof(*h));
+	h->raw = raw;
+	h->len = len;
+	h->is_request = is_request;
+	h->hdr = hdr;
+	h->maxhdr = maxhdr;
+	h->max_forwards = -1;
+	h->max_forwards_idx = -1;
+
+	/* Every CR must begin a CRLF: llhttp 8.1 accepts a lone CR inside
+	 * values, which another parser may read as a line end. */
+	for (const char *cr = memchr(raw, '\r', len); cr; cr = memchr(cr + 1, '\r', len - (size_t)(cr + 1 - raw)))
+		if ((uint32_t)(cr - raw) + 1 >= len || cr[1] != '\n')
+			return HTTP_BARE_CR;
+
+	const char *lf = memchr(raw, '\n', len);
+	if (lf == NULL)
+		return HTTP_BAD_HEAD;
+	uint32_t line_end = (uint32_t)(lf - raw);
+	enum http_verdict v = parse_start_line(h, line_end > 0 && raw[line_end - 1] == '\r' ? line_end - 1 : line_end);
+	if (v != HTTP_OK)
+		return v;
+
+	int te_count = 0;
+	struct http_span te_last = { 0, 0 };
+	uint32_t p = line_end + 1;
+	while (p < len) {
+		lf = memchr(raw + p, '\n', len - p);
+		if (lf == NULL)
+			return HTTP_BAD_HEAD;
+		uint32_t nl = (uint32_t)(lf - raw);
+		uint32_t e = nl > p && raw[nl - 1] == '\r' ? nl - 1 : nl;
+		if (e == p)
+			break; /* the empty line ends the head */
+		if (is_ows(raw[p]))
+			return HTTP_OBS_FOLD;
+		uint32_t c = p;
+		while (c < e && raw[c] != ':')
+			c++;
+		if (c == e || c == p)
+			return HTTP_BAD_HEAD;
+		if (is_ows(raw[c - 1]))
+			return HTTP_WS_BEFORE_COLON;
+		for (uint32_t i = p; i < c; i++)
+			if (!is_tchar((unsigned char)raw[i]))
+				return HTTP_BAD_HEAD;
+		if (h->nhdr == h->maxhdr)
+			return HTTP_TOO_MANY_HEADERS;
+		uint32_t vs = c + 1, ve = e;
+		while (vs < ve && is_ows(raw[vs]))
+			vs++;
+		while (ve > vs && is_ows(raw[ve - 1]))
+			ve--;
+		struct http_hdr *x = &hdr[h->nhdr++];
+		x->name = (struct http_span){ p, c - p };
+		x->value = (struct http_span){ vs, ve - vs };
+		x->line_end = e;
+		x->drop = 0;
+
+		if (http_span_eq(h, x->name, "Content-Length")) {
+			if (++h->content_length_count > 1)
+				return HTTP_DUP_CONTENT_LENGTH;
+			if ((v = check_content_length(h, x)) != HTTP_OK)
+				return v;
+		} else if (http_span_eq(h, x->name, "Transfer-Encoding")) {
+			te_count++;
+			each_token(h, x->value, last_token, &te_last);
+		} else if (http_span_eq(h, x->name, "Connection")) {
+			each_token(h, x->value, note_conn_token, NULL);
+		} else if (http_span_eq(h, x->name, "Max-Forwards")) {
+			int mf = 0;
+			uint32_t i;
+			for (i = 0; i < x->value.len && isdigit((unsigned char)raw[x->value.off + i]) && mf < 100000; i++)
+				mf = mf * 10 + (raw[x->value.off + i] - '0');
+			if (x->value.len > 0 && i == x->value.len && h->max_forwards_idx < 0) {
+				h->max_forwards = mf;
+				h->max_forwards_idx = (int)h->nhdr - 1;
+			}
+		}
+		p = nl + 1;
+	}
+	h->transfer_encoding = te_count > 0;
+	if (te_count && h->content_length_count)
+		return HTTP_TE_AND_CL;
+	/* RFC 9112 6.3: a request whose final coding is not chunked cannot be
+	 * framed at all. */
+	if (te_count && is_request && !http_span_eq(h, te_last, "chunked"))
+		return HTTP_BAD_TRANSFER_ENCODING;
+	return HTTP_OK;
+}
+
+/* --- hop-by-hop ---------------------------------------------------------------- */
+
+static const char *const hop_by_hop[] = {
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
+	"TE", "Trailer", "Upgrade",
+};
+
+/* Never dropped, whatever Connection lists: the body goes through framed as
+ * received, so its framing headers must stay with it. */
+static int is_framing(const struct http_head *h, struct http_span name)
+{
+	return http_span_eq(h, name, "Content-Length") || http_span_eq(h, name, "Transfer-Encoding") ||
+	       http_span_eq(h, name, "Host");
+}
+
+static void drop_named(struct http_head *h, struct http_span tok, void *arg)
+{
+	for (uint32_t i = 0; i < h->nhdr; i++) {
+		struct http_hdr *x = &h->hdr[i];
+		if (x->name.len == tok.len && strncasecmp(h->raw + x->name.off, h->raw + tok.off, tok.len) == 0 &&
+		    !is_framing(h, x->name))
+			x->drop = 1;
+	}
+}
+
+void http_mark_hop_by_hop(struct http_head *h)
+{
+	for (uint32_t i = 0; i < h->nhdr; i++) {
+		struct http_hdr *x = &h->hdr[i];
+		for (size_t k = 0; k < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); k++)
+			if (http_span_eq(h, x->name, hop_by_hop[k]))
+				x->drop = 1;
+		if (h->is_request && http_span_eq(h, x->name, "Host"))
+			x->drop = 1;
+	}
+	for (uint32_t i = 0; i < h->nhdr; i++)
+		if (http_span_eq(h, h->hdr[i].name, "Connection"))
+			each_token(h, h->hdr[i].value, drop_named, NULL);
+}
+
+/* --- targets ------------------------------------------------------------------- */
+
+static int is_host_char(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '.' || c == '_';
+}
+
+int http_target_parse(const char *t, size_t len, struct http_target *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	if (len < 7 || strncasecmp(t, "http://", 7) != 0) {
+		*why = len >= 8 && strncasecmp(t, "https://", 8) == 0 ? "https URLs go through CONNECT"
+			: len > 0 && t[0] == '/' ? "origin-form request to a forward proxy"
+			: "request target is not an http:// URL";
+		return -1;
+	}
+	const char *p = t + 7, *end = t + len;
+	const char *auth_end = p;
+	while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
+		auth_end++;
+	if (memchr(p, '@', (size_t)(auth_end - p))) {
+		*why = "user information in URL";
+		return -1;
+	}
+	const char *host_end;
+	if (p < auth_end && *p == '[') {
+		const char *close = memchr(p, ']', (size_t)(auth_end - p));
+		if (close == NULL || (size_t)(close - p - 1) >= sizeof(out->host) || close == p + 1) {
+			*why = "bad IPv6 literal in URL";
+			return -1;
+		}
+		for (const char *c = p + 1; c < close; c++)
+			if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.') {
+				*why = "bad IPv6 literal in URL";
+				return -1;
+			}
+		memcpy(out->host, p + 1, (size_t)(close - p - 1));
+		out->ipv6 = 1;
+		host_end = close + 1;
+		if (host_end < auth_end && *host_end != ':') {
+			*why = "bad authority in URL";
+			return -1;
+		}
+	} else {
+		host_end = memchr(p, ':', (size_t)(auth_end - p));
+		if (host_end == NULL)
+			host_end = auth_end;
+		if (host_end == p || (size_t)(host_end - p) >= sizeof(out->host)) {
+			*why = "bad host in URL";
+			return -1;
+		}
+		for (const char *c = p; c < host_end; c++)
+			if (!is_host_char((unsigned char)*c)) {
+				*why = "bad host in URL";
+				return -1;
+			}
+		memcpy(out->host, p, (size_t)(host_end - p));
+	}
+	out->port = 80;
+	if (host_end < auth_end) { /* ":port", possibly empty */
+		unsigned long port = 0;
+		const char *c = host_end + 1;
+		if (c == auth_end)
+			goto port_done;
+		for (; c < auth_end; c++) {
+			if (!isdigit((unsigned char)*c) || (port = port * 10 + (unsigned long)(*c - '0')) > 65535) {
+				*why = "bad port in URL";
+				return -1;
+			}
+		}
+		if (port == 0) {
+			*why = "bad port in URL";
+			return -1;
+		}
+		out->port = (uint16_t)port;
+	}
+port_done:
+	if (auth_end == end || *auth_end == '#') {
+		out->path = "/";
+		out->path_len = 1;
+	} else if (*auth_end == '?') {
+		out->path = "/";
+		out->path_len = 1;
+		out->query = auth_end;
+		out->query_len = (uint32_t)(end - auth_end);
+	} else {
+		const char *frag = memchr(auth_end, '#', (size_t)(end - auth_end));
+		out->path = auth_end;
+		out->path_len = (uint32_t)((frag ? frag : end) - auth_end);
+	}
+	return 0;
+}
+
+size_t http_host_value(const struct http_target *t, char *dst, size_t room)
+{
+	int n;
+	if (t->port == 80)
+		n = snprintf(dst, room, t->ipv6 ? "[%s]" : "%s", t->host);
+	else
+		n = snprintf(dst, room, t->ipv6 ? "[%s]:%u" : "%s:%u", t->host, t->port);
+	return n < 0 ? 0 : (size_t)n >= room ? room - 1 : (size_t)n;
+}
+
+/* --- serialisation ------------------------------------------------------------- */
+
+struct writer {
+	struct buf *b;
+	int overflow;
+};
+
+static void put(struct writer *w, const char *p, size_t len)
+{
+	if (w->overflow || buf_append(w->b, p, len) == -1)
+		w->overflow = 1;
+}
+
+static void puts_(struct writer *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void put_kept_headers(struct writer *w, const struct http_head *h, int mf_idx, int mf_value)
+{
+	for (uint32_t i = 0; i < h->nhdr; i++) {
+		const struct http_hdr *x = &h->hdr[i];
+		if (x->drop)
+			continue;
+		if ((int)i == mf_idx) {
+			char v[32];
+			put(w, h->raw + x->name.off, x->name.len);
+			snprintf(v, sizeof(v), ": %d\r\n", mf_value);
+			puts_(w, v);
+			continue;
+		}
+		/* the line's own bytes: order, case, spacing and duplicates kept */
+		put(w, h->raw + x->name.off, x->line_end - x->name.off);
+		put(w, "\r\n", 2);
+	}
+}
+
+static void put_via(struct writer *w, const struct http_head *h, const char *via_name)
+{
+	char via[128];
+	snprintf(via, sizeof(via), "Via: %d.%d %s\r\n", h->major, h->minor, via_name);
+	puts_(w, via);
+}
+
+int http_write_request(struct buf *out, const struct http_head *h, const struct http_target *t,
+		       const char *via_name, int max_forwards_dec)
+{
+	struct writer w = { out, 0 };
+	char host[300];
+	size_t hl = http_host_value(t, host, sizeof(host));
+	put(&w, h->raw + h->part[0].off, h->part[0].len);
+	put(&w, " ", 1);
+	put(&w, t->path, t->path_len);
+	if (t->query)
+		put(&w, t->query, t->query_len);
+	puts_(&w, " HTTP/1.1\r\nHost: ");
+	put(&w, host, hl);
+	put(&w, "\r\n", 2);
+	put_kept_headers(&w, h, max_forwards_dec ? h->max_forwards_idx : -1, h->max_forwards - 1);
+	put_via(&w, h, via_name);
+	put(&w, "\r\n", 2);
+	return w.overflow ? -1 : 0;
+}
+
+int http_write_response(struct buf *out, const struct http_head *h, const char *via_name,
+			enum http_conn_mode mode)
+{
+	struct writer w = { out, 0 };
+	puts_(&w, "HTTP/1.1 ");
+	put(&w, h->raw + h->part[1].off, h->part[1].len);
+	put(&w, " ", 1);
+	put(&w, h->raw + h->part[2].off, h->part[2].len);
+	put(&w, "\r\n", 2);
+	put_kept_headers(&w, h, -1, 0);
+	put_via(&w, h, via_name);
+	if (mode == HTTP_CONN_ADD_CLOSE)
+		puts_(&w, "Connection: close\r\n");
+	else if (mode == HTTP_CONN_ADD_KEEPALIVE)
+		puts_(&w, "Connection: keep-alive\r\n");
+	put(&w, "\r\n", 2);
+	return w.overflow ? -1 : 0;
+}
+
+const char *http_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+int http_write_local(struct buf *out, int status, const char *reason, const char *content_type,
+		     const char *body, size_t body_len, int close)
+{
+	uint32_t mark = out->end;
+	if (buf_printf(out, "HTTP/1.1 %d %s\r\nServer: sluice\r\nContent-Type: %s\r\n"
+			    "Content-Length: %zu\r\n%s\r\n",
+		       status, reason ? reason : http_status_text(status), content_type, body_len,
+		       close ? "Connection: close\r\n" : "") == -1 ||
+	    buf_append(out, body, body_len) == -1) {
+		out->end = out->parsed = mark;
+		return -1;
+	}
+	return 0;
+}

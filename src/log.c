@@ -1,0 +1,207 @@
+#include "sluice/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+enum log_level log_threshold = LOG_INFO;
+static int log_fd = STDERR_FILENO;
+static char log_path[4096];
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	static const char *const alias[] = { "err", "warning", NULL, NULL };
+	for (int i = 0; i <= LOG_DEBUG; i++) {
+		if (strcmp(s, level_names[i]) == 0 || (alias[i] && strcmp(s, alias[i]) == 0)) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int log_open(enum log_level level, const char *path)
+{
+	log_threshold = level;
+	if (path == NULL || strcmp(path, "stderr") == 0) {
+		log_path[0] = '\0';
+		log_fd = STDERR_FILENO;
+		return 0;
+	}
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		return -1;
+	snprintf(log_path, sizeof(log_path), "%s", path);
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+int log_reopen(void)
+{
+	if (log_path[0] == '\0')
+		return 0;
+	char path[sizeof(log_path)];
+	memcpy(path, log_path, sizeof(path));
+	return log_open(log_threshold, path);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level > log_threshold)
+		return;
+	int saved = errno;
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ sluice[%d] %s: ",
+		      ts.tv_nsec / 1000000, (int)getpid(), level_names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write per line: concurrent workers never interleave inside a line. */
+	ssize_t w = write(log_fd, line, (size_t)n);
+	(void)w;
+	errno = saved;
+}
+
+const char *log_host(const struct sockaddr *sa, char *buf, size_t len)
+{
+	if (sa == NULL) {
+		snprintf(buf, len, "-");
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)len);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len);
+	} else {
+		snprintf(buf, len, "-");
+	}
+	return buf;
+}
+
+const char *log_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	log_host(sa, host, sizeof(host));
+	if (sa && sa->sa_family == AF_INET)
+		snprintf(buf, len, "%s:%u", host, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+	else if (sa && sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", host, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+	else
+		snprintf(buf, len, "%s", host);
+	return buf;
+}
+
+/* --- access log ------------------------------------------------------------ */
+
+void access_log_init(struct access_log *al, int fd, enum access_format format)
+{
+	al->fd = fd;
+	al->format = format;
+	al->len = 0;
+}
+
+void access_log_flush(struct access_log *al)
+{
+	size_t off = 0;
+	while (off < al->len) {
+		ssize_t w = write(al->fd, al->buf + off, al->len - off);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			break; /* a full disk must not stop the proxy: drop the batch */
+		}
+		off += (size_t)w;
+	}
+	al->len = 0;
+}
+
+/* Copy a field with spaces and control bytes escaped, so a line always has
+ * the same number of fields whatever a client put in its URL. */
+static size_t put_field(char *dst, size_t room, const char *s, size_t len)
+{
+	size_t n = 0;
+	if (s == NULL || len == 0) {
+		if (room > 0)
+			dst[n++] = '-';
+		return n;
+	}
+	for (size_t i = 0; i < len && n + 3 < room; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= ' ' || c >= 0x7f || c == '"') {
+			static const char hex[] = "0123456789ABCDEF";
+			dst[n++] = '%';
+			dst[n++] = hex[c >> 4];
+			dst[n++] = hex[c & 15];
+		} else {
+			dst[n++] = (char)c;
+		}
+	}
+	return n;
+}
+
+void access_log_write(struct access_log *al, const struct access_entry *e)
+{
+	if (al->fd == -1)
+		return;
+	char line[4096 + 1024];
+	char client[INET6_ADDRSTRLEN];
+	size_t n;
+	log_host(e->client, client, sizeof(client));
+	if (al->format == ACCESS_SQUID) {
+		/* time elapsed remotehost code/status bytes method URL rfc931 peerstatus/peerhost type */
+		n = (size_t)snprintf(line, sizeof(line), "%llu.%03llu %6llu %s %s/%03d %llu %s ",
+				     (unsigned long long)(e->start_ms / 1000),
+				     (unsigned long long)(e->start_ms % 1000),
+				     (unsigned long long)e->elapsed_ms, client, e->code, e->status,
+				     (unsigned long long)e->bytes, e->method ? e->method : "-");
+	} else {
+		struct tm tm;
+		time_t t = (time_t)(e->start_ms / 1000);
+		char when[64];
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		n = (size_t)snprintf(line, sizeof(line), "%s - %s [%s] \"%s ", client,
+				     e->user ? e->user : "-", when, e->method ? e->method : "-");
+	}
+	n += put_field(line + n, 4096, e->url, e->url ? e->url_len : 0);
+	if (al->format == ACCESS_SQUID) {
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %s/%s ",
+				      e->user ? e->user : "-", e->hier, e->peer ? e->peer : "-");
+		n += put_field(line + n, 256, e->type, e->type ? e->type_len : 0);
+	} else {
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " HTTP/1.1\" %d %llu", e->status,
+				      (unsigned long long)e->bytes);
+	}
+	if (e->reason)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " \"%s\"", e->reason);
+	if (n > sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	line[n++] = '\n';
+	if (al->len + n > sizeof(al->buf))
+		access_log_flush(al);
+	memcpy(al->buf + al->len, line, n);
+	al->len += n;
+}

@@ -1,0 +1,1265 @@
+/* session: one client connection, one request at a time.
+ *
+ *          client                 sluice                    origin
+ *    read ───────> cin ──(llhttp REQUEST frames it)──┐
+ *                   head: parsed, rewritten ──> rhead ─┬─ writev ──> upstream
+ *                   body: [start,parsed) as framed ────┘
+ *    write <─┬─ ohead <── head rewritten ───(llhttp RESPONSE frames it)── uin <── read
+ *            └─ body: uin [start,parsed) as framed
+ *
+ * Bodies are never copied: the bytes the parser has framed are written
+ * straight from the input buffer of one side to the socket of the other,
+ * behind the rewritten head (one writev).  Each buffer is bounded; a full
+ * one stops reading its source, so memory stays flat whatever the peers do.
+ *
+ * States (one request/response exchange at a time; pipelined requests wait
+ * in cin until the exchange before them is complete):
+ *
+ *   S_HEAD     waiting for a request head (keep-alive idle or header timeout)
+ *   S_RESOLVE  DNS lookup in flight (dns_timeout -> 504)
+ *   S_CONNECT  non-blocking connect in flight (connect_timeout -> 504)
+ *   S_FORWARD  request going up and response coming down
+ *   S_REPLY    sending a response sluice made itself (errors, TRACE)
+ *   S_LINGER   reply sent and write side shut: discarding input until the
+ *              client closes, so unread bytes cannot turn our close into a
+ *              reset that destroys the reply
+ *   S_CLOSED   closed; freed by session_reap() after the current batch
+ *
+ * Everything happens in session_pump(): after any event it moves bytes in
+ * every direction that can move, until nothing can; then it sets the timer.
+ * Sockets are edge-triggered; rd/wr flags remember readiness until EAGAIN.
+ */
+#include "sluice/session.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sluice/http.h"
+#include "sluice/log.h"
+#include "sluice/upstream.h"
+#include "sluice/worker.h"
+
+#define LINGER_MS 2000
+#define MAX_ADDRS 4
+
+enum state { S_HEAD, S_RESOLVE, S_CONNECT, S_FORWARD, S_REPLY, S_LINGER, S_CLOSED };
+
+/* What the last llhttp callback told us (read after llhttp_execute). */
+enum parse_event { EV_NONE, EV_HEAD, EV_MESSAGE, EV_HEAD_AND_MESSAGE };
+
+struct session {
+	struct io io;			/* client socket; first member */
+	struct worker *w;
+	struct session *next, *prev;	/* worker's live list; next: dead list */
+	enum state state;
+
+	uint8_t c_rd, c_wr, c_eof;	/* client readiness, EOF seen */
+	uint8_t u_rd, u_wr, u_eof;
+	uint8_t req_done;		/* request fully framed */
+	uint8_t res_head_done, res_done;
+	uint8_t close_after;		/* close the client after this response */
+	uint8_t keep_alive;		/* client wants (and may have) another request */
+	uint8_t http10;			/* client spoke HTTP/1.0 */
+	uint8_t head_method;		/* response has no body */
+	uint8_t reused;			/* upstream came from the pool */
+	uint8_t retried;
+	uint8_t abort_after_flush;	/* upstream broke mid-body: flush and close */
+	uint8_t url_too_long;
+	uint8_t req_event, res_event;	/* enum parse_event */
+	uint8_t body_sent;		/* request body bytes went upstream */
+	uint8_t msg_begun;		/* bytes of the current request arrived */
+	uint8_t repump;
+	uint8_t res_resumed;		/* response parser resumed after a pause */
+	uint8_t local_reply;		/* the response is sluice's own */
+	uint8_t has_upeer;
+	union sockaddr_any upeer;	/* the origin address used, for the log */			/* stopped with work left: go again next turn */
+	uint32_t nreq;			/* exchanges completed on this connection */
+
+	struct buf *cin;		/* client -> sluice, raw */
+	struct buf *rhead;		/* rewritten request head (kept for retry and log) */
+	uint32_t rhead_sent;
+	struct buf *uin;		/* origin -> sluice, raw */
+	struct buf *ohead;		/* response heads and local replies, to client */
+	struct upstream *up;
+
+	llhttp_t req, res;
+	uint32_t url_len;
+
+	struct timer timer;
+	uint64_t last_active;		/* monotonic ms of the last byte moved */
+	uint64_t head_start;		/* monotonic ms the current head began */
+
+	/* the current request */
+	char host[DNS_NAME_MAX + 1];
+	uint16_t port;
+	uint16_t method_len;
+	int status;			/* sent to the client; 0: none yet */
+	const char *reason;		/* why sluice answered itself / aborted */
+	uint64_t start_wall, start_mono;
+	uint64_t bytes_out;
+	char ctype[64];
+	union sockaddr_any addrs[MAX_ADDRS];
+	int naddrs, addr_idx;
+	int connect_errno;
+	struct dns_waiter dnsw;
+	union sockaddr_any peer;	/* the client */
+};
+
+static void pump(struct session *s);
+static void reply_error(struct session *s, int status, const char *reason);
+
+/* --- llhttp callbacks ---------------------------------------------------------
+ * They only record what happened; session code acts after llhttp_execute
+ * returns, where it knows the exact byte position.
+ */
+
+static int req_on_message_begin(llhttp_t *p)
+{
+	struct session *s = p->data;
+	s->url_len = 0;
+	return 0;
+}
+
+static int req_on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct session *s = p->data;
+	s->url_len += (uint32_t)len;
+	if (s->url_len > s->w->cfg->url_max) {
+		s->url_too_long = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int req_on_headers_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	s->req_event = EV_HEAD;
+	return HPE_PAUSED;
+}
+
+static int req_on_message_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	s->req_event = EV_MESSAGE;
+	return HPE_PAUSED;
+}
+
+static int res_on_headers_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	/* A response to HEAD has no body whatever its headers say; llhttp can
+	 * only be told by returning 1, which cannot pause, so the pause comes
+	 * at message complete and marks head and message at once. */
+	if (s->head_method && p->status_code >= 200) {
+		s->res_event = EV_HEAD_AND_MESSAGE;
+		return 1;
+	}
+	s->res_event = EV_HEAD;
+	return HPE_PAUSED;
+}
+
+static int res_on_message_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	if (s->res_event != EV_HEAD_AND_MESSAGE)
+		s->res_event = EV_MESSAGE;
+	return HPE_PAUSED;
+}
+
+static llhttp_settings_t req_settings, res_settings;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+static void settings_init(void)
+{
+	llhttp_settings_init(&req_settings);
+	req_settings.on_message_begin = req_on_message_begin;
+	req_settings.on_url = req_on_url;
+	req_settings.on_headers_complete = req_on_headers_complete;
+	req_settings.on_message_complete = req_on_message_complete;
+	llhttp_settings_init(&res_settings);
+	res_settings.on_headers_complete = res_on_headers_complete;
+	res_settings.on_message_complete = res_on_message_complete;
+}
+
+/* --- helpers ---------------------------------------------------------------------- */
+
+static uint64_t wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static struct worker *W(struct session *s)
+{
+	return s->w;
+}
+
+static void put_buf(struct session *s, struct buf **b)
+{
+	buf_put(&W(s)->bufs, *b);
+	*b = NULL;
+}
+
+/* Get a buffer if missing; 0 or -1 when memory is out. */
+static int need_buf(struct session *s, struct buf **b)
+{
+	if (*b == NULL && (*b = buf_get(&W(s)->bufs)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Release buffers that hold nothing: idle connections keep none. */
+static void trim_bufs(struct session *s)
+{
+	if (s->cin && buf_empty(s->cin))
+		put_buf(s, &s->cin);
+	if (s->uin && buf_empty(s->uin) && s->res_head_done)
+		put_buf(s, &s->uin);
+	if (s->ohead && buf_empty(s->ohead))
+		put_buf(s, &s->ohead);
+}
+
+static void unlink_live(struct session *s)
+{
+	struct worker *w = W(s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	w->nsessions--;
+}
+
+static void drop_upstream(struct session *s)
+{
+	if (s->up) {
+		upstream_close(s->up);
+		s->up = NULL;
+	}
+	s->u_rd = s->u_wr = s->u_eof = 0;
+}
+
+static void close_session(struct session *s)
+{
+	struct worker *w = W(s);
+	if (s->state == S_CLOSED)
+		return;
+	dns_cancel(w->dns, &s->dnsw);
+	drop_upstream(s);
+	timer_cancel(w->loop, &s->timer);
+	loop_del(w->loop, &s->io);
+	close(s->io.fd);
+	s->io.fd = -1; /* the loop skips events still queued for it */
+	put_buf(s, &s->cin);
+	put_buf(s, &s->rhead);
+	put_buf(s, &s->uin);
+	put_buf(s, &s->ohead);
+	s->state = S_CLOSED;
+	unlink_live(s);
+	s->next = w->dead;
+	w->dead = s;
+	atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
+}
+
+void session_abort(struct session *s)
+{
+	close_session(s);
+}
+
+void session_reap(struct worker *w)
+{
+	while (w->dead) {
+		struct session *s = w->dead;
+		w->dead = s->next;
+		free(s);
+	}
+}
+
+/* --- access log --------------------------------------------------------------------- */
+
+static void log_request(struct session *s)
+{
+	struct worker *w = W(s);
+	char url[DNS_NAME_MAX + 1 + 8192 + 16];
+	size_t url_len = 0;
+	const char *method = "-";
+	char mbuf[32];
+	if (s->rhead && s->method_len > 0 && s->method_len < sizeof(mbuf)) {
+		/* the rewritten head starts "METHOD /path HTTP/1.1" */
+		const char *h = s->rhead->data;
+		memcpy(mbuf, h, s->method_len);
+		mbuf[s->method_len] = '\0';
+		method = mbuf;
+		const char *path = h + s->method_len + 1;
+		const char *sp = memchr(path, ' ', s->rhead->end - s->method_len - 1);
+		size_t plen = sp ? (size_t)(sp - path) : 0;
+		int n = snprintf(url, sizeof(url), strchr(s->host, ':') ? "http://[%s]" : "http://%s", s->host);
+		if (s->port != 80)
+			n += snprintf(url + n, sizeof(url) - (size_t)n, ":%u", s->port);
+		if (plen > sizeof(url) - (size_t)n)
+			plen = sizeof(url) - (size_t)n;
+		memcpy(url + n, path, plen);
+		url_len = (size_t)n + plen;
+	}
+	char peer[80] = "-";
+	if (s->has_upeer)
+		log_host(&s->upeer.sa, peer, sizeof(peer));
+	struct access_entry e = {
+		.start_ms = s->start_wall,
+		.elapsed_ms = loop_now(w->loop) - s->start_mono,
+		.client = &s->peer.sa,
+		.code = s->local_reply ? "TAG_NONE" : s->reason ? "TCP_MISS_ABORTED" : "TCP_MISS",
+		.status = s->status,
+		.bytes = s->bytes_out,
+		.method = method,
+		.url = url_len ? url : NULL,
+		.url_len = url_len,
+		.hier = s->has_upeer ? "HIER_DIRECT" : "HIER_NONE",
+		.peer = peer,
+		.type = s->ctype[0] ? s->ctype : NULL,
+		.type_len = strlen(s->ctype),
+		.reason = s->reason,
+	};
+	access_log_write(&w->alog, &e);
+}
+
+/* --- request side ------------------------------------------------------------------- */
+
+static void begin_request(struct session *s)
+{
+	llhttp_init(&s->req, HTTP_REQUEST, &req_settings);
+	s->req.data = s;
+	s->state = S_HEAD;
+	s->req_done = s->res_head_done = s->res_done = 0;
+	s->head_method = s->reused = s->retried = s->abort_after_flush = 0;
+	s->url_too_long = s->body_sent = s->msg_begun = 0;
+	s->req_event = s->res_event = EV_NONE;
+	s->status = 0;
+	s->reason = NULL;
+	s->local_reply = s->has_upeer = 0;
+	s->bytes_out = 0;
+	s->ctype[0] = '\0';
+	s->naddrs = s->addr_idx = 0;
+	s->host[0] = '\0';
+	s->method_len = 0;
+	s->rhead_sent = 0;
+	s->head_start = loop_now(W(s)->loop);
+}
+
+/* The exchange is complete: log it, keep or close both connections. */
+static void finish_exchange(struct session *s)
+{
+	struct worker *w = W(s);
+	log_request(s);
+	w->stats.requests++;
+	s->nreq++;
+	if (s->up) {
+		int reusable = llhttp_should_keep_alive(&s->res) && s->req_done && !s->u_eof &&
+			       (s->uin == NULL || buf_unparsed(s->uin) == 0);
+		if (reusable) {
+			s->up->requests++;
+			upstream_release(s->up);
+			s->up = NULL;
+		}
+		drop_upstream(s);
+	}
+	put_buf(s, &s->rhead);
+	put_buf(s, &s->uin);
+	if (s->close_after || !s->keep_alive) {
+		shutdown(s->io.fd, SHUT_WR);
+		s->state = S_LINGER;
+		return;
+	}
+	begin_request(s);
+}
+
+/* Literal addresses skip DNS. */
+static int parse_literal(const char *host, uint16_t port, union sockaddr_any *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, host, &out->in.sin_addr) == 1) {
+		out->in.sin_family = AF_INET;
+		out->in.sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &out->in6.sin6_addr) == 1) {
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_port = htons(port);
+		return 0;
+	}
+	return -1;
+}
+
+static void on_upstream(void *owner, uint32_t events);
+
+static void pool_key(const struct session *s, char *key, size_t len)
+{
+	snprintf(key, len, "%s:%u", s->host, s->port);
+}
+
+/* Connect to the next address; 504/502 when none is left. */
+static void connect_next(struct session *s)
+{
+	struct worker *w = W(s);
+	char key[UPSTREAM_KEY_MAX];
+	pool_key(s, key, sizeof(key));
+	while (s->addr_idx < s->naddrs) {
+		s->up = upstream_connect(w->pool, &s->addrs[s->addr_idx], key, on_upstream, s);
+		if (s->up) {
+			s->state = S_CONNECT;
+			s->last_active = loop_now(w->loop);
+			return;
+		}
+		s->connect_errno = errno;
+		char a[80];
+		log_debug("connect() to %s failed: %s", log_addr(&s->addrs[s->addr_idx].sa, a, sizeof(a)),
+			  strerror(errno));
+		s->addr_idx++;
+	}
+	reply_error(s, 502, s->connect_errno == ECONNREFUSED ? "upstream refused the connection"
+			    : "cannot connect to upstream");
+}
+
+static void use_addresses(struct session *s, const union sockaddr_any *addrs, int n)
+{
+	s->naddrs = n > MAX_ADDRS ? MAX_ADDRS : n;
+	for (int i = 0; i < s->naddrs; i++) {
+		s->addrs[i] = addrs[i];
+		if (addrs[i].sa.sa_family == AF_INET)
+			s->addrs[i].in.sin_port = htons(s->port);
+		else
+			s->addrs[i].in6.sin6_port = htons(s->port);
+	}
+	s->addr_idx = 0;
+	connect_next(s);
+}
+
+static void dns_error(struct session *s, enum dns_status st)
+{
+	if (st == DNS_TIMEOUT)
+		reply_error(s, 504, "DNS lookup timed out");
+	else if (st == DNS_NOTFOUND)
+		reply_error(s, 502, "DNS name not found");
+	else
+		reply_error(s, 502, "DNS lookup failed");
+}
+
+static void on_dns(void *arg, enum dns_status st, const union sockaddr_any *addrs, int n)
+{
+	struct session *s = arg;
+	if (s->state != S_RESOLVE)
+		return;
+	if (st == DNS_OK)
+		use_addresses(s, addrs, n);
+	else
+		dns_error(s, st);
+	pump(s);
+}
+
+/* Find an upstream: the pool, a literal address, the DNS cache or a lookup. */
+static void route(struct session *s, int allow_pool)
+{
+	struct worker *w = W(s);
+	char key[UPSTREAM_KEY_MAX];
+	pool_key(s, key, sizeof(key));
+	if (allow_pool && (s->up = upstream_take(w->pool, key, on_upstream, s)) != NULL) {
+		s->reused = 1;
+		s->upeer = s->up->addr;
+		s->has_upeer = 1;
+		s->state = S_FORWARD;
+		s->u_rd = s->u_wr = 1;
+		return;
+	}
+	union sockaddr_any lit;
+	if (parse_literal(s->host, s->port, &lit) == 0) {
+		use_addresses(s, &lit, 1);
+		return;
+	}
+	const union sockaddr_any *addrs;
+	int n;
+	s->dnsw.cb = on_dns;
+	s->dnsw.arg = s;
+	s->state = S_RESOLVE;
+	s->last_active = loop_now(w->loop);
+	enum dns_status st = dns_resolve(w->dns, s->host, &s->dnsw, &addrs, &n);
+	if (st == DNS_PENDING)
+		return;
+	if (st == DNS_OK)
+		use_addresses(s, addrs, n);
+	else
+		dns_error(s, st);
+}
+
+/* Answer TRACE / OPTIONS with Max-Forwards: 0 ourselves (RFC 9110 7.6.2). */
+static void reply_max_forwards(struct session *s, const struct http_head *h, int trace)
+{
+	if (need_buf(s, &s->ohead) == -1) {
+		close_session(s);
+		return;
+	}
+	int r = trace ? http_write_local(s->ohead, 200, NULL, "message/http", h->raw, h->len, 0)
+		      : http_write_local(s->ohead, 200, NULL, "text/plain", "", 0, 0);
+	if (r == -1) {
+		reply_error(s, 431, "request head too large to echo");
+		return;
+	}
+	s->status = 200;
+	s->local_reply = 1;
+	s->state = S_REPLY;
+	/* a body after a TRACE cannot be skipped safely: close after it */
+	if (s->req.flags & (F_CHUNKED | F_CONTENT_LENGTH))
+		s->close_after = 1;
+}
+
+/* The request head is complete in cin [start, parsed). */
+static void on_request_head(struct session *s)
+{
+	struct worker *w = W(s);
+	const struct config *cfg = w->cfg;
+	struct buf *b = s->cin;
+	struct http_head h;
+	enum http_verdict v = http_head_parse(&h, b->data + b->start, b->parsed - b->start, 1, w->hdrs,
+					      cfg->max_headers);
+	if (v != HTTP_OK) {
+		reply_error(s, v == HTTP_TOO_MANY_HEADERS ? 431 : 400, http_verdict_text(v));
+		return;
+	}
+	s->http10 = h.minor == 0;
+	s->keep_alive = llhttp_should_keep_alive(&s->req);
+	s->method_len = (uint16_t)h.part[0].len;
+	if (h.major != 1) {
+		reply_error(s, 505, "HTTP version not supported");
+		return;
+	}
+	if (s->req.method == HTTP_CONNECT) {
+		reply_error(s, 501, "CONNECT is not supported yet");
+		return;
+	}
+	struct http_target t;
+	const char *why;
+	if (http_target_parse(h.raw + h.part[1].off, h.part[1].len, &t, &why) == -1) {
+		s->method_len = 0; /* no URL worth logging */
+		reply_error(s, 400, why);
+		return;
+	}
+	snprintf(s->host, sizeof(s->host), "%s", t.host);
+	s->port = t.port;
+	s->head_method = s->req.method == HTTP_HEAD;
+
+	int mf_method = s->req.method == HTTP_TRACE || s->req.method == HTTP_OPTIONS;
+	if (mf_method && h.max_forwards == 0) {
+		reply_max_forwards(s, &h, s->req.method == HTTP_TRACE);
+		b->start = b->parsed;
+		llhttp_resume(&s->req);
+		return;
+	}
+	http_mark_hop_by_hop(&h);
+	if (need_buf(s, &s->rhead) == -1) {
+		close_session(s);
+		return;
+	}
+	if (http_write_request(s->rhead, &h, &t, cfg->via_name, mf_method && h.max_forwards > 0) == -1) {
+		reply_error(s, 431, "request head too large");
+		return;
+	}
+	b->start = b->parsed; /* the raw head is spent; the rewritten one goes up */
+	llhttp_resume(&s->req);
+	llhttp_init(&s->res, HTTP_RESPONSE, &res_settings);
+	s->res.data = s;
+	route(s, 1);
+}
+
+/* Feed client bytes to the request parser.  Returns 1 on progress. */
+static int parse_request(struct session *s)
+{
+	struct buf *b = s->cin;
+	if (s->req_done || s->state == S_REPLY || s->state == S_LINGER || b == NULL)
+		return 0;
+	/* After the head, llhttp may complete a body-less message without
+	 * another byte, so it runs on an empty input then too. */
+	if (buf_unparsed(b) == 0 && s->state == S_HEAD)
+		return 0;
+	uint32_t before = b->parsed;
+	if (!s->msg_begun) {
+		s->msg_begun = 1;
+		s->head_start = loop_now(W(s)->loop);
+		s->start_wall = wall_ms();
+		s->start_mono = loop_now(W(s)->loop);
+	}
+	s->req_event = EV_NONE;
+	const char *from = b->data + b->parsed;
+	llhttp_errno_t rc = llhttp_execute(&s->req, from, buf_unparsed(b));
+	if (rc == HPE_OK) {
+		b->parsed = b->end;
+	} else if (rc == HPE_PAUSED) {
+		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->req) - b->data);
+	} else {
+		if (s->state != S_HEAD) {
+			/* a broken body: the upstream has part of it, nothing can be resynchronised */
+			s->reason = "malformed request body";
+			if (!s->res_head_done && s->status == 0)
+				reply_error(s, 400, "malformed request body");
+			else
+				close_session(s);
+			return 1;
+		}
+		if (s->url_too_long)
+			reply_error(s, 414, "request target too long");
+		else
+			reply_error(s, 400, llhttp_get_error_reason(&s->req));
+		return 1;
+	}
+	if (s->state == S_HEAD) {
+		if (s->req_event == EV_HEAD) {
+			on_request_head(s);
+			return 1;
+		}
+		if (b->parsed - b->start >= W(s)->cfg->header_max) {
+			if (s->req.method == 0 && s->url_len > 0 && b->parsed - b->start - s->url_len < 16)
+				reply_error(s, 414, "request target too long");
+			else
+				reply_error(s, 431, "request head too large");
+		}
+		return 1;
+	}
+	if (s->req_event == EV_MESSAGE)
+		s->req_done = 1;
+	return b->parsed != before || s->req_done;
+}
+
+/* --- response side ------------------------------------------------------------------ */
+
+static void resume_response(struct session *s)
+{
+	llhttp_resume(&s->res);
+	s->res_resumed = 1;
+}
+
+/* A response head is complete in uin [start, parsed). */
+static void on_response_head(struct session *s, int also_message)
+{
+	struct worker *w = W(s);
+	struct buf *b = s->uin;
+	struct http_head h;
+	enum http_verdict v = http_head_parse(&h, b->data + b->start, b->parsed - b->start, 0, w->hdrs,
+					      w->cfg->max_headers);
+	if (v != HTTP_OK) {
+		log_info("upstream %s:%u sent a bad response head: %s", s->host, s->port, http_verdict_text(v));
+		reply_error(s, 502, "malformed response from upstream");
+		return;
+	}
+	if (h.status == 101) {
+		reply_error(s, 502, "upstream switched protocols unasked");
+		return;
+	}
+	if (need_buf(s, &s->ohead) == -1) {
+		close_session(s);
+		return;
+	}
+	http_mark_hop_by_hop(&h);
+	if (h.status < 200) {
+		/* interim: forward (not to HTTP/1.0 clients, RFC 9110 15.2) and wait for more */
+		if (!s->http10 && http_write_response(s->ohead, &h, w->cfg->via_name, HTTP_CONN_AS_IS) == -1) {
+			reply_error(s, 502, "response head too large");
+			return;
+		}
+		b->start = b->parsed;
+		resume_response(s);
+		return;
+	}
+	if (llhttp_message_needs_eof(&s->res) && !also_message)
+		s->close_after = 1; /* the body ends when the upstream closes */
+	if (!s->keep_alive)
+		s->close_after = 1;
+	if (s->http10 && (s->res.flags & F_CHUNKED) && !also_message)
+		s->close_after = 1;
+	enum http_conn_mode mode = s->close_after ? HTTP_CONN_ADD_CLOSE
+				 : s->http10	 ? HTTP_CONN_ADD_KEEPALIVE
+						 : HTTP_CONN_AS_IS;
+	if (http_write_response(s->ohead, &h, w->cfg->via_name, mode) == -1) {
+		reply_error(s, 502, "response head too large");
+		return;
+	}
+	s->status = h.status;
+	int ct = http_find(&h, "Content-Type");
+	if (ct >= 0) {
+		size_t n = h.hdr[ct].value.len < sizeof(s->ctype) - 1 ? h.hdr[ct].value.len : sizeof(s->ctype) - 1;
+		memcpy(s->ctype, h.raw + h.hdr[ct].value.off, n);
+		s->ctype[n] = '\0';
+	}
+	b->start = b->parsed;
+	s->res_head_done = 1;
+	if (also_message)
+		s->res_done = 1;
+	resume_response(s);
+}
+
+/* Feed origin bytes to the response parser.  Returns 1 on progress. */
+static int parse_response(struct session *s)
+{
+	struct buf *b = s->uin;
+	if (s->state != S_FORWARD || b == NULL || s->res_done)
+		return 0;
+	/* empty input still lets llhttp end a body-less message (204, 304, 1xx) */
+	if (buf_unparsed(b) == 0 && (!s->res_resumed || s->u_eof))
+		return 0;
+	s->res_resumed = 0;
+	s->res_event = EV_NONE;
+	llhttp_errno_t rc = llhttp_execute(&s->res, b->data + b->parsed, buf_unparsed(b));
+	if (rc == HPE_OK) {
+		b->parsed = b->end;
+	} else if (rc == HPE_PAUSED) {
+		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->res) - b->data);
+	} else {
+		log_info("upstream %s:%u: bad response: %s", s->host, s->port, llhttp_get_error_reason(&s->res));
+		if (!s->res_head_done) {
+			reply_error(s, 502, "malformed response from upstream");
+		} else {
+			s->reason = "malformed response body from upstream";
+			s->abort_after_flush = 1;
+			drop_upstream(s);
+		}
+		return 1;
+	}
+	switch (s->res_event) {
+	case EV_HEAD:
+		on_response_head(s, 0);
+		break;
+	case EV_HEAD_AND_MESSAGE:
+		on_response_head(s, 1);
+		break;
+	case EV_MESSAGE:
+		if (!s->res_head_done) {
+			/* the end of an interim (1xx) response: the final one follows */
+			resume_response(s);
+		} else {
+			s->res_done = 1;
+		}
+		break;
+	default:
+		if (!s->res_head_done && b->parsed - b->start >= W(s)->cfg->header_max)
+			reply_error(s, 502, "response head too large");
+		break;
+	}
+	return 1;
+}
+
+/* The origin closed (or reset) its side. */
+static void upstream_eof(struct session *s, int err)
+{
+	if (!s->res_done && s->res_head_done && !err && llhttp_message_needs_eof(&s->res)) {
+		/* a close-delimited body ends here */
+		s->res_done = 1;
+		s->u_eof = 1;
+		return;
+	}
+	if (s->res_done) {
+		s->u_eof = 1;
+		return;
+	}
+	int nothing_yet = !s->res_head_done && (s->uin == NULL || buf_empty(s->uin)) && s->status == 0;
+	if (nothing_yet && s->reused && !s->retried && !s->body_sent) {
+		/* A pooled connection the origin had already given up on: try once
+		 * more on a fresh one (the request had no body, so it is safe). */
+		log_debug("upstream %s:%u: pooled connection closed, retrying", s->host, s->port);
+		drop_upstream(s);
+		s->retried = 1;
+		s->reused = 0;
+		s->rhead_sent = 0;
+		if (s->uin)
+			s->uin->start = s->uin->parsed = s->uin->end = 0;
+		llhttp_init(&s->res, HTTP_RESPONSE, &res_settings);
+		s->res.data = s;
+		route(s, 0);
+		return;
+	}
+	if (nothing_yet || !s->res_head_done) {
+		reply_error(s, 502, err ? "upstream reset the connection" : "upstream closed the connection");
+		return;
+	}
+	/* Mid-body: the client must see the truncation, never a short body
+	 * that looks complete. */
+	s->reason = "upstream closed mid-response";
+	s->abort_after_flush = 1;
+	drop_upstream(s);
+}
+
+/* --- local replies -------------------------------------------------------------------- */
+
+static void reply_error(struct session *s, int status, const char *reason)
+{
+	struct worker *w = W(s);
+	char a[80];
+	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
+	s->reason = reason;
+	w->stats.errors++;
+	if (s->status != 0 || (s->ohead && !buf_empty(s->ohead) && s->res_head_done)) {
+		/* a response is already on its way: all we can do is cut it */
+		s->abort_after_flush = 1;
+		drop_upstream(s);
+		return;
+	}
+	drop_upstream(s);
+	dns_cancel(w->dns, &s->dnsw);
+	if (need_buf(s, &s->ohead) == -1) {
+		close_session(s);
+		return;
+	}
+	s->ohead->start = s->ohead->parsed = s->ohead->end = 0;
+	if (s->uin)
+		s->uin->start = s->uin->parsed = s->uin->end = 0;
+	char body[256];
+	int n = snprintf(body, sizeof(body), "sluice: %d %s: %s\n", status, http_status_text(status), reason);
+	http_write_local(s->ohead, status, NULL, "text/plain", body, (size_t)n, 1);
+	s->status = status;
+	s->local_reply = 1;
+	s->close_after = 1;
+	s->res_head_done = 1;
+	s->state = S_REPLY;
+}
+
+/* --- socket I/O ------------------------------------------------------------------------- */
+
+/* Read from fd into b.  Returns bytes read, 0 at EOF, -1 on EAGAIN (clears
+ * *ready), -2 on a hard error (errno set). */
+static ssize_t read_into(int fd, struct buf *b, uint8_t *ready)
+{
+	if (buf_room(b) == 0 && b->start > 0)
+		buf_compact(b);
+	if (buf_room(b) == 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, b->data + b->end, buf_room(b));
+		if (n > 0) {
+			b->end += (uint32_t)n;
+			return n;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			*ready = 0;
+			return -1;
+		}
+		return -2;
+	}
+}
+
+/* writev head [head_off, end) then body [start, parsed).  Returns bytes
+ * written, -1 on EAGAIN (clears *ready), -2 on error. */
+static ssize_t write_out(int fd, const char *h, size_t hlen, struct buf *body, uint8_t *ready)
+{
+	struct iovec iov[2];
+	int n = 0;
+	if (hlen) {
+		iov[n].iov_base = (void *)h;
+		iov[n++].iov_len = hlen;
+	}
+	if (body && buf_pending(body)) {
+		iov[n].iov_base = body->data + body->start;
+		iov[n++].iov_len = buf_pending(body);
+	}
+	if (n == 0)
+		return 0;
+	for (;;) {
+		ssize_t w = writev(fd, iov, n);
+		if (w >= 0)
+			return w;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			*ready = 0;
+			return -1;
+		}
+		return -2;
+	}
+}
+
+static int client_read(struct session *s)
+{
+	if (!s->c_rd || s->c_eof)
+		return 0;
+	if (need_buf(s, &s->cin) == -1) {
+		close_session(s);
+		return 0;
+	}
+	if (s->state == S_LINGER)
+		s->cin->start = s->cin->parsed = s->cin->end = 0; /* discard */
+	ssize_t n = read_into(s->io.fd, s->cin, &s->c_rd);
+	if (n == -1)
+		return 0;
+	if (n == -2) {
+		s->reason = s->reason ? s->reason : "client connection error";
+		if (s->state != S_HEAD || s->msg_begun)
+			log_request(s);
+		close_session(s);
+		return 0;
+	}
+	if (n == 0) {
+		s->c_eof = 1;
+		return 1;
+	}
+	s->last_active = loop_now(W(s)->loop);
+	return 1;
+}
+
+/* Client EOF: what it means depends on where the exchange is. */
+static void client_eof(struct session *s)
+{
+	if (s->state == S_LINGER || (s->state == S_HEAD && (s->cin == NULL || buf_unparsed(s->cin) == 0) &&
+				     !s->msg_begun)) {
+		close_session(s);
+		return;
+	}
+	if (s->state == S_HEAD) {
+		close_session(s); /* half a head, then gone */
+		return;
+	}
+	if (s->state == S_REPLY) {
+		s->close_after = 1; /* the reply still goes out */
+		return;
+	}
+	if (!s->req_done) {
+		s->reason = "client closed during the request";
+		log_request(s);
+		close_session(s);
+		return;
+	}
+	s->close_after = 1; /* half-close after a full request: still answer it */
+}
+
+static int upstream_write(struct session *s)
+{
+	if (s->state != S_FORWARD || !s->u_wr || s->up == NULL)
+		return 0;
+	struct buf *body = s->cin && s->state == S_FORWARD ? s->cin : NULL;
+	uint32_t hlen = s->rhead->end - s->rhead_sent;
+	ssize_t n = write_out(s->up->io.fd, s->rhead->data + s->rhead_sent, hlen, body, &s->u_wr);
+	if (n == -1 || n == 0)
+		return 0;
+	if (n == -2) {
+		upstream_eof(s, 1);
+		return 1;
+	}
+	uint32_t w = (uint32_t)n;
+	uint32_t h = w < hlen ? w : hlen;
+	s->rhead_sent += h;
+	w -= h;
+	if (w) {
+		body->start += w;
+		s->body_sent = 1;
+	}
+	s->last_active = loop_now(W(s)->loop);
+	return 1;
+}
+
+static int upstream_read(struct session *s)
+{
+	if (s->state != S_FORWARD || !s->u_rd || s->u_eof || s->up == NULL)
+		return 0;
+	if (need_buf(s, &s->uin) == -1) {
+		close_session(s);
+		return 0;
+	}
+	ssize_t n = read_into(s->up->io.fd, s->uin, &s->u_rd);
+	if (n == -1)
+		return 0;
+	if (n <= 0) {
+		int err = n == -2;
+		if (!s->res_done && s->uin && buf_unparsed(s->uin) > 0)
+			parse_response(s); /* frame what arrived before the close */
+		if (s->state == S_FORWARD)
+			upstream_eof(s, err);
+		return 1;
+	}
+	s->last_active = loop_now(W(s)->loop);
+	return 1;
+}
+
+static int client_write(struct session *s)
+{
+	if (!s->c_wr)
+		return 0;
+	struct buf *oh = s->ohead;
+	struct buf *body = s->res_head_done && s->state == S_FORWARD ? s->uin : NULL;
+	uint32_t hlen = oh ? oh->end - oh->start : 0;
+	if (hlen == 0 && (body == NULL || buf_pending(body) == 0))
+		return 0;
+	ssize_t n = write_out(s->io.fd, oh ? oh->data + oh->start : NULL, hlen, body, &s->c_wr);
+	if (n == -1 || n == 0)
+		return 0;
+	if (n == -2) {
+		s->reason = "client went away";
+		log_request(s);
+		close_session(s);
+		return 0;
+	}
+	uint32_t w = (uint32_t)n;
+	uint32_t h = w < hlen ? w : hlen;
+	if (oh)
+		oh->start += h;
+	w -= h;
+	if (w)
+		body->start += w;
+	s->bytes_out += (uint64_t)n;
+	s->last_active = loop_now(W(s)->loop);
+	return 1;
+}
+
+/* --- the pump ------------------------------------------------------------------------------ */
+
+static int all_flushed(const struct session *s)
+{
+	return (s->ohead == NULL || buf_empty(s->ohead)) && (s->uin == NULL || buf_pending(s->uin) == 0);
+}
+
+static int request_sent(const struct session *s)
+{
+	return s->req_done && s->rhead && s->rhead_sent == s->rhead->end &&
+	       (s->cin == NULL || buf_pending(s->cin) == 0);
+}
+
+/* Transitions that depend on the byte counts, checked after each round. */
+static void settle(struct session *s)
+{
+	switch (s->state) {
+	case S_FORWARD:
+		if (s->abort_after_flush && all_flushed(s)) {
+			log_request(s);
+			close_session(s);
+			return;
+		}
+		if (s->res_done && all_flushed(s)) {
+			if (!request_sent(s)) {
+				/* answered before the request ended: the rest of it
+				 * cannot be skipped reliably */
+				s->close_after = 1;
+				drop_upstream(s);
+			}
+			finish_exchange(s);
+		}
+		break;
+	case S_REPLY:
+		if (all_flushed(s)) {
+			log_request(s);
+			s->nreq++;
+			if (s->close_after || !s->keep_alive) {
+				shutdown(s->io.fd, SHUT_WR);
+				s->state = S_LINGER;
+			} else {
+				begin_request(s);
+			}
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static uint64_t deadline(const struct session *s)
+{
+	const struct config *c = s->w->cfg;
+	switch (s->state) {
+	case S_HEAD:
+		if (s->msg_begun)
+			return s->head_start + c->header_timeout;
+		return s->last_active + (s->nreq ? c->keepalive_timeout : c->header_timeout);
+	case S_RESOLVE:
+		return s->last_active + c->dns_timeout;
+	case S_CONNECT:
+		return s->last_active + c->connect_timeout;
+	case S_FORWARD:
+		if (request_sent(s) && !s->res_head_done)
+			return s->last_active + c->response_timeout;
+		return s->last_active + c->idle_timeout;
+	case S_REPLY:
+		return s->last_active + c->idle_timeout;
+	case S_LINGER:
+		return s->last_active + LINGER_MS;
+	case S_CLOSED:
+		break;
+	}
+	return UINT64_MAX;
+}
+
+static void arm(struct session *s)
+{
+	uint64_t d = s->repump ? loop_now(s->w->loop) : deadline(s);
+	/* Lazy: moving later leaves the timer where it is; when it fires,
+	 * on_timer looks again.  Only an earlier deadline touches the heap. */
+	if (!timer_armed(&s->timer) || d < s->timer.deadline)
+		timer_set(s->w->loop, &s->timer, d);
+}
+
+static void on_timer(struct timer *t)
+{
+	struct session *s = (struct session *)((char *)t - offsetof(struct session, timer));
+	uint64_t now = loop_now(s->w->loop);
+	if (s->repump) {
+		s->repump = 0;
+		pump(s);
+		return;
+	}
+	uint64_t d = deadline(s);
+	if (d > now) {
+		timer_set(s->w->loop, &s->timer, d);
+		return;
+	}
+	switch (s->state) {
+	case S_HEAD:
+		if (s->msg_begun)
+			reply_error(s, 408, "request head timeout");
+		else
+			close_session(s);
+		break;
+	case S_RESOLVE:
+		reply_error(s, 504, "DNS lookup timed out");
+		break;
+	case S_CONNECT:
+		reply_error(s, 504, "upstream connect timed out");
+		break;
+	case S_FORWARD:
+		if (!s->req_done && !s->res_head_done)
+			reply_error(s, 408, "request body timeout");
+		else if (!s->res_head_done)
+			reply_error(s, 504, "upstream response timed out");
+		else {
+			s->reason = "transfer timed out";
+			log_request(s);
+			close_session(s);
+		}
+		break;
+	case S_REPLY:
+		s->reason = "client too slow to read the reply";
+		close_session(s);
+		break;
+	case S_LINGER:
+	case S_CLOSED:
+		close_session(s);
+		break;
+	}
+	pump(s);
+}
+
+/* Rounds before yielding to the other connections of this worker; with
+ * edge-triggered sockets a session that stops early must come back by
+ * itself (repump), since no new edge may ever arrive. */
+#define PUMP_ROUNDS 32
+
+static void pump(struct session *s)
+{
+	int rounds;
+	for (rounds = 0; s->state != S_CLOSED; rounds++) {
+		if (rounds == PUMP_ROUNDS) {
+			s->repump = 1;
+			break;
+		}
+		int progress = 0;
+		progress |= client_read(s);
+		if (s->state == S_CLOSED)
+			return;
+		if (s->c_eof && (s->cin == NULL || buf_unparsed(s->cin) == 0 || s->state == S_LINGER)) {
+			client_eof(s);
+			if (s->state == S_CLOSED)
+				return;
+		}
+		progress |= parse_request(s);
+		progress |= upstream_write(s);
+		progress |= upstream_read(s);
+		progress |= parse_response(s);
+		progress |= client_write(s);
+		if (s->state == S_CLOSED)
+			return;
+		settle(s);
+		if (!progress)
+			break;
+	}
+	if (s->state == S_CLOSED)
+		return;
+	if (s->state == S_HEAD || s->state == S_LINGER)
+		trim_bufs(s);
+	arm(s);
+}
+
+static void on_client(struct io *io, uint32_t events)
+{
+	struct session *s = (struct session *)io;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->c_rd = 1;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		s->c_wr = 1;
+	pump(s);
+}
+
+static void on_upstream(void *owner, uint32_t events)
+{
+	struct session *s = owner;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->u_rd = 1;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		s->u_wr = 1;
+	if (s->state == S_CONNECT && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+		if (upstream_connect_result(s->up) == 0) {
+			s->state = S_FORWARD;
+			s->upeer = s->up->addr;
+			s->has_upeer = 1;
+		} else {
+			s->connect_errno = errno;
+			char a[80];
+			log_debug("connect() to %s failed: %s", log_addr(&s->up->addr.sa, a, sizeof(a)),
+				  strerror(errno));
+			drop_upstream(s);
+			s->addr_idx++;
+			connect_next(s);
+		}
+	}
+	pump(s);
+}
+
+int session_start(struct worker *w, int fd, const union sockaddr_any *peer)
+{
+	pthread_once(&settings_once, settings_init);
+	struct session *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		close(fd);
+		atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
+		return -1;
+	}
+	s->io.fd = fd;
+	s->io.cb = on_client;
+	s->w = w;
+	s->peer = *peer;
+	s->timer.cb = on_timer;
+	s->last_active = loop_now(w->loop);
+	begin_request(s);
+	if (loop_add(w->loop, &s->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP, 1) == -1) {
+		log_err("epoll_ctl(ADD) for a client: %s", strerror(errno));
+		close(fd);
+		free(s);
+		atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
+		return -1;
+	}
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	w->nsessions++;
+	w->stats.accepted++;
+	/* Readiness arrives as an edge right away if bytes are waiting. */
+	arm(s);
+	return 0;
+}

@@ -1,0 +1,181 @@
+#include "sluice/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sluice/session.h"
+
+atomic_int worker_connections;
+
+static void on_tick(struct timer *t)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, tick));
+	access_log_flush(&w->alog);
+	timer_set(w->loop, &w->tick, loop_now(w->loop) + 1000);
+}
+
+/* Take what the acceptor queued.  The lock is held only to copy the queue. */
+static void on_wake(struct io *io, uint32_t events)
+{
+	struct worker *w = (struct worker *)((char *)io - offsetof(struct worker, wake));
+	uint64_t v;
+	while (read(w->wake.fd, &v, sizeof(v)) == -1 && errno == EINTR)
+		;
+	for (;;) {
+		struct handoff batch[64];
+		uint32_t n = 0;
+		pthread_mutex_lock(&w->qlock);
+		while (w->qlen > 0 && n < 64) {
+			batch[n++] = w->queue[w->qhead];
+			w->qhead = (w->qhead + 1) % w->qcap;
+			w->qlen--;
+		}
+		pthread_mutex_unlock(&w->qlock);
+		for (uint32_t i = 0; i < n; i++)
+			session_start(w, batch[i].fd, &batch[i].peer);
+		if (n < 64)
+			break;
+	}
+}
+
+int worker_init(struct worker *w, int id, const struct config *cfg, int access_fd, char *err,
+		size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->cfg = cfg;
+	w->wake.fd = -1;
+	pthread_mutex_init(&w->qlock, NULL);
+	w->loop = loop_new();
+	if (w->loop == NULL) {
+		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	w->dns = dns_new(w->loop, cfg, err, errlen);
+	if (w->dns == NULL)
+		goto fail;
+	w->pool = upstream_pool_new(w->loop, cfg->upstream_pool_max, cfg->upstream_idle_timeout);
+	w->hdrs = calloc(cfg->max_headers, sizeof(*w->hdrs));
+	w->qcap = 1024;
+	w->queue = calloc(w->qcap, sizeof(*w->queue));
+	if (w->pool == NULL || w->hdrs == NULL || w->queue == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	buf_pool_init(&w->bufs, cfg->buffer_size, 4096);
+	access_log_init(&w->alog, access_fd, cfg->access_format);
+	w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->wake.cb = on_wake;
+	if (w->wake.fd == -1 || loop_add(w->loop, &w->wake, EPOLLIN, 0) == -1) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	w->tick.cb = on_tick;
+	timer_set(w->loop, &w->tick, loop_now(w->loop) + 1000);
+	return 0;
+fail:
+	worker_destroy(w);
+	return -1;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "sluice-w%d", w->id);
+	pthread_setname_np(pthread_self(), name);
+	while (!atomic_load_explicit(&w->stopping, memory_order_acquire)) {
+		if (loop_run_once(w->loop, -1) == -1) {
+			log_err("worker %d: epoll_wait: %s", w->id, strerror(errno));
+			break;
+		}
+		session_reap(w);
+		upstream_reap(w->pool);
+	}
+	while (w->sessions)
+		session_abort(w->sessions);
+	session_reap(w);
+	access_log_flush(&w->alog);
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	int r = pthread_create(&w->thread, NULL, worker_main, w);
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+static void wake(struct worker *w)
+{
+	uint64_t one = 1;
+	while (write(w->wake.fd, &one, sizeof(one)) == -1 && errno == EINTR)
+		;
+}
+
+void worker_stop(struct worker *w)
+{
+	atomic_store_explicit(&w->stopping, 1, memory_order_release);
+	wake(w);
+	pthread_join(w->thread, NULL);
+}
+
+void worker_destroy(struct worker *w)
+{
+	/* sockets still queued were never started: close them */
+	while (w->qlen > 0) {
+		close(w->queue[w->qhead].fd);
+		w->qhead = (w->qhead + 1) % w->qcap;
+		w->qlen--;
+	}
+	if (w->pool)
+		upstream_pool_free(w->pool);
+	w->pool = NULL;
+	if (w->dns)
+		dns_free(w->dns);
+	w->dns = NULL;
+	if (w->wake.fd != -1)
+		close(w->wake.fd);
+	w->wake.fd = -1;
+	buf_pool_drain(&w->bufs);
+	loop_free(w->loop);
+	w->loop = NULL;
+	free(w->hdrs);
+	w->hdrs = NULL;
+	free(w->queue);
+	w->queue = NULL;
+	pthread_mutex_destroy(&w->qlock);
+}
+
+int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer)
+{
+	pthread_mutex_lock(&w->qlock);
+	if (w->qlen == w->qcap) {
+		uint32_t cap = w->qcap * 2;
+		struct handoff *q = malloc(cap * sizeof(*q));
+		if (q == NULL) {
+			pthread_mutex_unlock(&w->qlock);
+			return -1;
+		}
+		for (uint32_t i = 0; i < w->qlen; i++)
+			q[i] = w->queue[(w->qhead + i) % w->qcap];
+		free(w->queue);
+		w->queue = q;
+		w->qhead = 0;
+		w->qcap = cap;
+	}
+	struct handoff *h = &w->queue[(w->qhead + w->qlen) % w->qcap];
+	h->fd = fd;
+	h->peer = *peer;
+	w->qlen++;
+	pthread_mutex_unlock(&w->qlock);
+	wake(w);
+	return 0;
+}
