@@ -48,6 +48,13 @@ static int open_listener(const struct listen_cfg *l, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	/* Logged with the port the kernel chose, so "listen 127.0.0.1:0" works
+	 * for tests that must not guess a free port. */
+	union sockaddr_any bound;
+	socklen_t blen = sizeof(bound);
+	char text[80];
+	if (getsockname(fd, &bound.sa, &blen) == 0)
+		log_info("listening on %s", log_addr(&bound.sa, text, sizeof(text)));
 	return fd;
 }
 

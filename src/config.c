@@ -61,7 +61,7 @@ int config_parse_listen(const char *s, struct listen_cfg *out)
 	char *endp;
 	errno = 0;
 	long p = strtol(port, &endp, 10);
-	if (*port == '\0' || *endp != '\0' || errno || p < 1 || p > 65535)
+	if (*port == '\0' || *endp != '\0' || errno || p < 0 || p > 65535)
 		return -1;
 	struct sockaddr_in *in = (struct sockaddr_in *)&out->addr;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->addr;

@@ -178,8 +178,6 @@ int main(int argc, char **argv)
 		log_err("acceptor: pthread_create: %s", strerror(errno));
 		goto stop;
 	}
-	for (int i = 0; i < cfg.nlisten; i++)
-		log_info("listening on %s", cfg.listen[i].text);
 	log_info("sluice %s running with %d worker%s", SLUICE_VERSION, nworkers, nworkers == 1 ? "" : "s");
 	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d workers\nMAINPID=%d", cfg.listen[0].text,
 		   nworkers, (int)getpid());

@@ -1,0 +1,144 @@
+# Shared helpers for the end-to-end tests; each t_*.sh sources this file.
+#
+# Everything a test starts is recorded and stopped by PID on exit, its files
+# live in one temporary folder that is removed, and every wait is a bounded
+# poll for a condition (never a bare sleep standing in for one).
+
+set -u
+BUILD=${BUILD:-build}
+SLUICE=${SLUICE:-$BUILD/sluice}
+ORIGIN=${ORIGIN:-$BUILD/origin}
+T=$(mktemp -d /tmp/sluice-e2e.XXXXXX)
+PIDS=()
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		# bounded: a process that ignores SIGTERM gets SIGKILL after 5 s
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ -n "${KEEP_TMP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$T/sluice.err" ]; then echo "--- sluice error log (tail)" >&2; tail -n 20 "$T/sluice.err" >&2; fi
+	exit 1
+}
+skip() { echo "SKIP: $*" >&2; exit 77; }
+ok() { echo "ok - $*"; }
+
+# wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds.
+wait_for() {
+	local limit=$(( $1 * 20 )); shift
+	local i
+	for ((i = 0; i < limit; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# expect_eq GOT WANT WHAT
+expect_eq() {
+	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
+}
+
+# start_origin [ARGS]: sets ORIGIN_PORT and ORIGIN_PID.
+start_origin() {
+	local pf="$T/origin.$RANDOM.port"
+	"$ORIGIN" -f "$pf" "$@" >/dev/null 2>"$T/origin.err" &
+	ORIGIN_PID=$!
+	PIDS+=("$ORIGIN_PID")
+	wait_for 10 test -s "$pf" || fail "origin did not start"
+	ORIGIN_PORT=$(cat "$pf")
+	ORIGIN="http://127.0.0.1:$ORIGIN_PORT"
+	ORIGIN_URL="$ORIGIN"
+}
+
+# start_sluice [CONFIG LINES...]: a sluice on a kernel-chosen loopback port,
+# access log in $T/access.log; sets SLUICE_PORT, SLUICE_PID, PROXY.
+start_sluice() {
+	{
+		echo "listen 127.0.0.1:0"
+		echo "workers 2"
+		echo "access_log $T/access.log"
+		echo "error_log stderr"
+		local line
+		for line in "$@"; do echo "$line"; done
+	} >"$T/sluice.conf"
+	: >"$T/sluice.err"
+	"$SLUICE" -c "$T/sluice.conf" 2>>"$T/sluice.err" &
+	SLUICE_PID=$!
+	PIDS+=("$SLUICE_PID")
+	wait_for 10 grep -q "listening on 127.0.0.1:" "$T/sluice.err" || fail "sluice did not start"
+	SLUICE_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/sluice.err" | head -n1)
+	PROXY="http://127.0.0.1:$SLUICE_PORT"
+}
+
+# stop_sluice: SIGTERM and wait, so the access log is flushed.
+stop_sluice() {
+	kill "$SLUICE_PID" 2>/dev/null
+	wait "$SLUICE_PID" 2>/dev/null
+}
+
+# access_log_has PATTERN: wait (up to 5 s) for the per-second flush.
+access_log_has() {
+	wait_for 5 grep -q -- "$1" "$T/access.log"
+}
+
+# sluice_alive: the proxy process is still running.
+sluice_alive() {
+	kill -0 "$SLUICE_PID" 2>/dev/null
+}
+
+# rss_kb PID
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# raw PORT: send stdin to 127.0.0.1:PORT, print everything the peer sends
+# until it closes (bounded by TIMEOUT, default 5 s).  Uses bash's /dev/tcp.
+raw() {
+	local port=$1 timeout=${2:-5}
+	timeout "$timeout" bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/'"$port"' || exit 1
+		cat >&3
+		cat <&3' 2>/dev/null
+}
+
+# start_dnsmasq HOSTSFILE TTL: a real DNS server on a free loopback UDP/TCP
+# port, answering names under sluice.test from HOSTSFILE (NXDOMAIN for the
+# others there) and logging every query; sets DNS_PORT and DNS_LOG.
+start_dnsmasq() {
+	command -v dnsmasq >/dev/null || skip "dnsmasq missing"
+	local hosts=$1 ttl=$2 try port
+	DNS_LOG="$T/dnsmasq.log"
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		port=$(( 20000 + (RANDOM % 30000) ))
+		dnsmasq --keep-in-foreground --user=root --port="$port" --listen-address=127.0.0.1 \
+			--bind-interfaces --no-resolv --no-hosts --no-poll --addn-hosts="$hosts" \
+			--local=/sluice.test/ --local-ttl="$ttl" --neg-ttl="$ttl" --log-queries \
+			--log-facility="$DNS_LOG" --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err" &
+		DNS_PID=$!
+		if wait_for 5 grep -q "started" "$DNS_LOG" && kill -0 "$DNS_PID" 2>/dev/null; then
+			PIDS+=("$DNS_PID")
+			DNS_PORT=$port
+			return 0
+		fi
+		kill "$DNS_PID" 2>/dev/null; wait "$DNS_PID" 2>/dev/null
+		rm -f "$DNS_LOG"
+	done
+	fail "dnsmasq did not start"
+}
+
+# dns_queries NAME: how many A queries for NAME reached dnsmasq.
+dns_queries() {
+	grep -c "query\[A\] $1 " "$DNS_LOG" 2>/dev/null || true
+}
