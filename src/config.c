@@ -198,7 +198,7 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 			return -1;
 		}
 		if (config_parse_listen(argv[0], &c->listen[c->nlisten]) == -1) {
-			*why = "listen wants IPv4:PORT, [IPv6]:PORT or *:PORT";
+			*why = "want IPv4:PORT, [IPv6]:PORT or *:PORT";
 			return -1;
 		}
 		c->nlisten++;

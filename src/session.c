@@ -80,6 +80,7 @@ struct session {
 	uint8_t repump;
 	uint8_t res_resumed;		/* response parser resumed after a pause */
 	uint8_t local_reply;		/* the response is sluice's own */
+	uint8_t dechunk;		/* HTTP/1.0 client, chunked response: decode */
 	uint8_t has_upeer;
 	union sockaddr_any upeer;	/* the origin address used, for the log */			/* stopped with work left: go again next turn */
 	uint32_t nreq;			/* exchanges completed on this connection */
@@ -168,6 +169,16 @@ static int res_on_headers_complete(llhttp_t *p)
 	return HPE_PAUSED;
 }
 
+/* Only for an HTTP/1.0 client getting a chunked response: the decoded
+ * body goes to ohead, which parse_response() made room for. */
+static int res_on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct session *s = p->data;
+	if (s->dechunk && buf_append(s->ohead, at, len) == -1)
+		return -1;
+	return 0;
+}
+
 static int res_on_message_complete(llhttp_t *p)
 {
 	struct session *s = p->data;
@@ -189,6 +200,7 @@ static void settings_init(void)
 	llhttp_settings_init(&res_settings);
 	res_settings.on_headers_complete = res_on_headers_complete;
 	res_settings.on_message_complete = res_on_message_complete;
+	res_settings.on_body = res_on_body;
 }
 
 /* --- helpers ---------------------------------------------------------------------- */
@@ -349,7 +361,7 @@ static void begin_request(struct session *s)
 	s->req_event = s->res_event = EV_NONE;
 	s->status = 0;
 	s->reason = NULL;
-	s->local_reply = s->has_upeer = 0;
+	s->local_reply = s->has_upeer = s->dechunk = 0;
 	s->bytes_out = 0;
 	s->ctype[0] = '\0';
 	s->naddrs = s->addr_idx = 0;
@@ -684,8 +696,15 @@ static void on_response_head(struct session *s, int also_message)
 		s->close_after = 1; /* the body ends when the upstream closes */
 	if (!s->keep_alive)
 		s->close_after = 1;
-	if (s->http10 && (s->res.flags & F_CHUNKED) && !also_message)
+	if (s->http10 && (s->res.flags & F_CHUNKED) && !also_message) {
+		/* HTTP/1.0 has no chunked coding: send the body decoded and
+		 * delimit it by closing (RFC 9112 7.1 and 6.3). */
+		s->dechunk = 1;
 		s->close_after = 1;
+		int te = http_find(&h, "Transfer-Encoding");
+		if (te >= 0)
+			h.hdr[te].drop = 1;
+	}
 	enum http_conn_mode mode = s->close_after ? HTTP_CONN_ADD_CLOSE
 				 : s->http10	 ? HTTP_CONN_ADD_KEEPALIVE
 						 : HTTP_CONN_AS_IS;
@@ -718,9 +737,19 @@ static int parse_response(struct session *s)
 		return 0;
 	s->res_resumed = 0;
 	s->res_event = EV_NONE;
-	llhttp_errno_t rc = llhttp_execute(&s->res, b->data + b->parsed, buf_unparsed(b));
+	uint32_t len = buf_unparsed(b);
+	if (s->dechunk) {
+		/* decoded bytes never outnumber raw ones: feed what ohead can take */
+		if (buf_room(s->ohead) == 0 && s->ohead->start > 0)
+			buf_compact(s->ohead);
+		if (len > buf_room(s->ohead))
+			len = buf_room(s->ohead);
+		if (len == 0 && buf_unparsed(b) > 0)
+			return 0;
+	}
+	llhttp_errno_t rc = llhttp_execute(&s->res, b->data + b->parsed, len);
 	if (rc == HPE_OK) {
-		b->parsed = b->end;
+		b->parsed += len;
 	} else if (rc == HPE_PAUSED) {
 		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->res) - b->data);
 	} else {
@@ -734,6 +763,8 @@ static int parse_response(struct session *s)
 		}
 		return 1;
 	}
+	if (s->dechunk && s->res_head_done)
+		b->start = b->parsed; /* raw chunked bytes are spent; ohead has the data */
 	switch (s->res_event) {
 	case EV_HEAD:
 		on_response_head(s, 0);
