@@ -106,7 +106,10 @@ static void on_event(struct io *io, uint32_t events)
 		u->cb(u->owner, events);
 		return;
 	}
-	/* Idle: any byte or EOF means the origin is done with this connection. */
+	/* Idle: any byte or EOF means the origin is done with this connection;
+	 * a late "writable" edge means nothing. */
+	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		return;
 	log_debug("upstream %s: idle connection closed by origin", u->key);
 	upstream_close(u);
 }
