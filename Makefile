@@ -37,7 +37,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJS := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
-.PHONY: all run test unit e2e asan-test deps deps-test clean help install
+.PHONY: all run test unit e2e asan-test tsan-test deps deps-test clean help install
 
 all: deps $(BUILD)/sluice
 
@@ -46,6 +46,7 @@ help:
 	@echo "make run        build and run sluice on its built-in defaults (127.0.0.1:3128)"
 	@echo "make test       build and run the unit and end-to-end tests"
 	@echo "make asan-test  the same tests on an ASan+UBSan build (build-asan/)"
+	@echo "make tsan-test  the end-to-end tests on a ThreadSanitizer build (build-tsan/)"
 	@echo "make install    install the binary, example config and systemd unit under DESTDIR"
 
 # --- dependencies ---------------------------------------------------------------
@@ -116,10 +117,16 @@ asan-test:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
+# ThreadSanitizer over the threaded paths: the acceptor hand-off, the
+# workers, and everything the e2e tests drive through them.
+tsan-test:
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" deps-test build-tsan/sluice build-tsan/origin
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/e2e/run build-tsan $(TSAN_TESTS)
+
 install: $(BUILD)/sluice
 	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)/usr/sbin/sluice
 	install -D -m 0644 systemd/sluice.conf $(DESTDIR)/etc/sluice/sluice.conf
 	install -D -m 0644 systemd/sluice.service $(DESTDIR)/lib/systemd/system/sluice.service
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

@@ -22,7 +22,19 @@ cleanup() {
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	# A sanitizer report from sluice or the origin fails the test, even when
+	# every request looked fine.
+	local f bad=0
+	for f in "$T"/sluice*.err "$T"/origin*.err; do
+		[ -f "$f" ] || continue
+		if grep -qE "ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:" "$f"; then
+			echo "FAIL: sanitizer report in $(basename "$f"):" >&2
+			grep -A30 -E "ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:" "$f" | head -n 60 >&2
+			bad=1
+		fi
+	done
 	if [ -n "${KEEP_TMP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
+	[ "$bad" = 0 ] || exit 1
 }
 trap cleanup EXIT
 
