@@ -522,8 +522,12 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 		close_session(s);
 		return;
 	}
-	int r = trace ? http_write_local(s->ohead, 200, NULL, "message/http", h->raw, h->len, 0)
-		      : http_write_local(s->ohead, 200, NULL, "text/plain", "", 0, 0);
+	/* a body after such a request is not worth skipping: close after it */
+	if (s->req.flags & (F_CHUNKED | F_CONTENT_LENGTH))
+		s->close_after = 1;
+	int close = s->close_after || !s->keep_alive;
+	int r = trace ? http_write_local(s->ohead, 200, NULL, "message/http", h->raw, h->len, close)
+		      : http_write_local(s->ohead, 200, NULL, "text/plain", "", 0, close);
 	if (r == -1) {
 		reply_error(s, 431, "request head too large to echo");
 		return;
@@ -531,9 +535,6 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 	s->status = 200;
 	s->local_reply = 1;
 	s->state = S_REPLY;
-	/* a body after a TRACE cannot be skipped safely: close after it */
-	if (s->req.flags & (F_CHUNKED | F_CONTENT_LENGTH))
-		s->close_after = 1;
 }
 
 /* The request head is complete in cin [start, parsed). */
