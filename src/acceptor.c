@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sluice/log.h"
+#include "sluice/loop.h"
 
 #define PAUSE_MS 100
 
@@ -25,6 +26,7 @@ struct acceptor {
 	struct worker *workers;
 	int nworkers, next;
 	int paused;
+	uint64_t last_warn;	/* monotonic ms of the last "out of fds" warning */
 };
 
 static int open_listener(const struct listen_cfg *l, char *err, size_t errlen)
@@ -119,7 +121,13 @@ static int accept_some(struct acceptor *a, int lfd)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				log_warn("accept4(): %s: pausing accept for %d ms", strerror(errno), PAUSE_MS);
+				/* once per episode, not every PAUSE_MS */
+				uint64_t now = loop_clock_ms();
+				if (now - a->last_warn >= 10000) {
+					log_warn("accept4(): %s: pausing accept for %d ms at a time", strerror(errno),
+						 PAUSE_MS);
+					a->last_warn = now;
+				}
 				return 1;
 			}
 			log_err("accept4(): %s", strerror(errno));

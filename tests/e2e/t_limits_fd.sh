@@ -1,0 +1,35 @@
+# At the fd limit the acceptor pauses instead of spinning, and serves again
+# once descriptors are free.
+. "$(dirname "$0")/lib.sh"
+command -v prlimit >/dev/null || skip "prlimit missing"
+start_origin
+# A wrapper keeps lib.sh's start_sluice: sluice gets a 48-fd hard limit.
+cat >"$T/sluice-lowfd" <<WRAP
+#!/bin/sh
+exec prlimit --nofile=48:48 "$SLUICE" "\$@"
+WRAP
+chmod +x "$T/sluice-lowfd"
+SLUICE="$T/sluice-lowfd" start_sluice "workers 1" "header_timeout 30s"
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SLUICE_PID/stat"; }
+
+fds=()
+for i in $(seq 60); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$SLUICE_PORT" || fail "connect $i"
+	fds+=("$fd")
+done
+wait_for 10 grep -q "accept4(): Too many open files: pausing" "$T/sluice.err" \
+	|| fail "no EMFILE pause logged"
+ok "EMFILE reached and logged"
+
+before=$(cpu_ticks)
+# The subject of this check is time passing: sluice must stay idle meanwhile.
+sleep 2
+after=$(cpu_ticks)
+[ $((after - before)) -lt 40 ] || fail "sluice used $((after - before)) ticks in 2 s at the fd limit: spinning"
+ok "no spinning at the fd limit ($((after - before)) ticks in 2 s)"
+
+for fd in "${fds[@]}"; do exec {fd}>&-; done
+wait_for 10 curl -sf -m 2 -x "$PROXY" "$ORIGIN/bytes/10" -o /dev/null || fail "not serving after fds were freed"
+ok "serves again once fds are free"
+sluice_alive || fail "sluice died"
