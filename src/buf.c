@@ -32,7 +32,7 @@ struct buf *buf_get(struct buf_pool *pool)
 		pool->free = b->next;
 		pool->nfree--;
 	} else {
-		b = malloc(sizeof(*b) + pool->size);
+		b = malloc(sizeof(*b) + pool->size + 1); /* +1: vsnprintf's NUL */
 		if (b == NULL)
 			return NULL;
 		b->cap = pool->size;
@@ -83,9 +83,10 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(b->data + b->end, buf_room(b), fmt, ap);
+	/* the spare byte past cap takes the NUL, so text may fill the room */
+	int n = vsnprintf(b->data + b->end, buf_room(b) + 1, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (uint32_t)n >= buf_room(b))
+	if (n < 0 || (uint32_t)n > buf_room(b))
 		return -1;
 	b->end += (uint32_t)n;
 	b->parsed = b->end;

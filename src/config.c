@@ -204,6 +204,14 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 		c->nlisten++;
 		return 0;
 	}
+	static const char *const one_value[] = { "workers", "resolver", "access_log_format", "log_level" };
+	int special = 0;
+	for (size_t i = 0; i < sizeof(one_value) / sizeof(one_value[0]); i++)
+		special |= strcmp(name, one_value[i]) == 0;
+	if (!special) {
+		*why = NULL;
+		return 1; /* not special */
+	}
 	if (argc != 1) {
 		*why = "expects exactly one value";
 		return -1;

@@ -199,8 +199,10 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 		} else if (http_span_eq(h, x->name, "Max-Forwards")) {
 			int mf = 0;
 			uint32_t i;
-			for (i = 0; i < x->value.len && isdigit((unsigned char)raw[x->value.off + i]) && mf < 100000; i++)
-				mf = mf * 10 + (raw[x->value.off + i] - '0');
+			/* saturate: a huge value still means "keep forwarding" */
+			for (i = 0; i < x->value.len && isdigit((unsigned char)raw[x->value.off + i]); i++)
+				if (mf < 1000000)
+					mf = mf * 10 + (raw[x->value.off + i] - '0');
 			if (x->value.len > 0 && i == x->value.len && h->max_forwards_idx < 0) {
 				h->max_forwards = mf;
 				h->max_forwards_idx = (int)h->nhdr - 1;
@@ -341,8 +343,9 @@ port_done:
 	} else if (*auth_end == '?') {
 		out->path = "/";
 		out->path_len = 1;
+		const char *frag = memchr(auth_end, '#', (size_t)(end - auth_end));
 		out->query = auth_end;
-		out->query_len = (uint32_t)(end - auth_end);
+		out->query_len = (uint32_t)((frag ? frag : end) - auth_end);
 	} else {
 		const char *frag = memchr(auth_end, '#', (size_t)(end - auth_end));
 		out->path = auth_end;

@@ -12,6 +12,7 @@ struct loop {
 	uint64_t now;
 	struct timer **heap;
 	uint32_t nheap, capheap;
+	uint32_t pass;		/* bumped before each round of firing timers */
 	struct epoll_event events[MAX_EVENTS];
 };
 
@@ -125,6 +126,7 @@ void timer_cancel(struct loop *l, struct timer *t)
 
 void timer_set(struct loop *l, struct timer *t, uint64_t deadline)
 {
+	t->pass = l->pass;
 	if (t->slot != 0) {
 		uint64_t old = t->deadline;
 		t->deadline = deadline;
@@ -173,7 +175,11 @@ int loop_run_once(struct loop *l, int max_wait_ms)
 		if (io->fd >= 0)
 			io->cb(io, l->events[i].events);
 	}
-	while (l->nheap > 0 && l->heap[0]->deadline <= l->now) {
+	/* A timer set from a timer callback waits for the next round, even when
+	 * already due: a callback that re-arms itself "now" cannot keep the
+	 * loop from returning to epoll. */
+	l->pass++;
+	while (l->nheap > 0 && l->heap[0]->deadline <= l->now && l->heap[0]->pass != l->pass) {
 		struct timer *t = l->heap[0];
 		timer_cancel(l, t);
 		t->cb(t);

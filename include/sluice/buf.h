@@ -21,6 +21,7 @@
 
 struct buf {
 	struct buf *next;	/* free-list link */
+	/* data has cap + 1 bytes: the spare one takes buf_printf's NUL */
 	uint32_t cap;
 	uint32_t start;
 	uint32_t parsed;

@@ -30,6 +30,7 @@ typedef void (*timer_cb)(struct timer *t);
 struct timer {
 	uint64_t deadline;	/* monotonic ms */
 	uint32_t slot;		/* heap index + 1; 0 when not armed */
+	uint32_t pass;		/* the loop's timer pass when it was set */
 	timer_cb cb;
 };
 

@@ -1,0 +1,20 @@
+/* unit_main: run every unit suite (fork mode, the Check default, so a test
+ * that crashes is reported as a failure and the others still run).
+ * Exits non-zero when any test fails. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(http_suite());
+	srunner_add_suite(sr, target_suite());
+	srunner_add_suite(sr, config_suite());
+	srunner_add_suite(sr, dns_cache_suite());
+	srunner_add_suite(sr, buf_suite());
+	srunner_add_suite(sr, loop_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
