@@ -447,6 +447,41 @@ int http_write_response(struct buf *out, const struct http_head *h, const char *
 	return w.overflow ? -1 : 0;
 }
 
+/* Fields a TRACE echo leaves out (RFC 9110 9.3.8: likely to hold secrets). */
+static int is_secret(const struct http_head *h, struct http_span name)
+{
+	return http_span_eq(h, name, "Authorization") || http_span_eq(h, name, "Proxy-Authorization") ||
+	       http_span_eq(h, name, "Cookie");
+}
+
+int http_write_trace(struct buf *out, const struct http_head *h, int close)
+{
+	uint32_t line_len = h->part[2].off + h->part[2].len;
+	size_t body = line_len + 2 + 2;
+	for (uint32_t i = 0; i < h->nhdr; i++)
+		if (!is_secret(h, h->hdr[i].name))
+			body += h->hdr[i].line_end - h->hdr[i].name.off + 2;
+	uint32_t mark = out->end;
+	struct writer w = { out, 0 };
+	if (buf_printf(out, "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: message/http\r\n"
+			    "Content-Length: %zu\r\n%s\r\n", body, close ? "Connection: close\r\n" : "") == -1)
+		w.overflow = 1;
+	put(&w, h->raw, line_len);
+	put(&w, "\r\n", 2);
+	for (uint32_t i = 0; i < h->nhdr; i++) {
+		if (is_secret(h, h->hdr[i].name))
+			continue;
+		put(&w, h->raw + h->hdr[i].name.off, h->hdr[i].line_end - h->hdr[i].name.off);
+		put(&w, "\r\n", 2);
+	}
+	put(&w, "\r\n", 2);
+	if (w.overflow) {
+		out->end = out->parsed = mark;
+		return -1;
+	}
+	return 0;
+}
+
 const char *http_status_text(int status)
 {
 	switch (status) {

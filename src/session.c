@@ -158,10 +158,11 @@ static int req_on_message_complete(llhttp_t *p)
 static int res_on_headers_complete(llhttp_t *p)
 {
 	struct session *s = p->data;
-	/* A response to HEAD has no body whatever its headers say; llhttp can
-	 * only be told by returning 1, which cannot pause, so the pause comes
+	/* A response to HEAD, and a 204 or 304, has no body whatever its
+	 * headers say (RFC 9112 6.3); llhttp 8.1 must be told, and that can
+	 * only be done by returning 1, which cannot pause, so the pause comes
 	 * at message complete and marks head and message at once. */
-	if (s->head_method && p->status_code >= 200) {
+	if ((s->head_method && p->status_code >= 200) || p->status_code == 204 || p->status_code == 304) {
 		s->res_event = EV_HEAD_AND_MESSAGE;
 		return 1;
 	}
@@ -526,7 +527,7 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 	if (s->req.flags & (F_CHUNKED | F_CONTENT_LENGTH))
 		s->close_after = 1;
 	int close = s->close_after || !s->keep_alive;
-	int r = trace ? http_write_local(s->ohead, 200, NULL, "message/http", h->raw, h->len, close)
+	int r = trace ? http_write_trace(s->ohead, h, close)
 		      : http_write_local(s->ohead, 200, NULL, "text/plain", "", 0, close);
 	if (r == -1) {
 		reply_error(s, 431, "request head too large to echo");
@@ -544,6 +545,10 @@ static void on_request_head(struct session *s)
 	const struct config *cfg = w->cfg;
 	struct buf *b = s->cin;
 	struct http_head h;
+	if (b->parsed - b->start > cfg->header_max) {
+		reply_error(s, 431, "request head too large");
+		return;
+	}
 	enum http_verdict v = http_head_parse(&h, b->data + b->start, b->parsed - b->start, 1, w->hdrs,
 					      cfg->max_headers);
 	if (v != HTTP_OK) {
@@ -555,6 +560,11 @@ static void on_request_head(struct session *s)
 	s->method_len = (uint16_t)h.part[0].len;
 	if (h.major != 1) {
 		reply_error(s, 505, "HTTP version not supported");
+		return;
+	}
+	if (h.minor == 0 && h.transfer_encoding) {
+		/* RFC 9112 6.1: HTTP/1.0 has no transfer codings; faulty framing */
+		reply_error(s, 400, "Transfer-Encoding in an HTTP/1.0 request");
 		return;
 	}
 	if (s->req.method == HTTP_CONNECT) {
@@ -667,6 +677,10 @@ static void on_response_head(struct session *s, int also_message)
 	struct worker *w = W(s);
 	struct buf *b = s->uin;
 	struct http_head h;
+	if (b->parsed - b->start > w->cfg->header_max) {
+		reply_error(s, 502, "response head too large");
+		return;
+	}
 	enum http_verdict v = http_head_parse(&h, b->data + b->start, b->parsed - b->start, 0, w->hdrs,
 					      w->cfg->max_headers);
 	if (v != HTTP_OK) {

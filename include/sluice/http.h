@@ -134,6 +134,11 @@ int http_write_response(struct buf *out, const struct http_head *h, const char *
 int http_write_local(struct buf *out, int status, const char *reason, const char *content_type,
 		     const char *body, size_t body_len, int close);
 
+/* The answer to TRACE with Max-Forwards: 0: 200, message/http, the request
+ * head echoed without the fields likely to hold secrets (Authorization,
+ * Proxy-Authorization, Cookie; RFC 9110 9.3.8).  Returns 0 or -1. */
+int http_write_trace(struct buf *out, const struct http_head *h, int close);
+
 /* The reason phrase sluice uses for a status it generates. */
 const char *http_status_text(int status);
 

@@ -7,7 +7,7 @@
 set -u
 BUILD=${BUILD:-build}
 SLUICE=${SLUICE:-$BUILD/sluice}
-ORIGIN=${ORIGIN:-$BUILD/origin}
+ORIGIN_BIN=${ORIGIN_BIN:-${ORIGIN:-$BUILD/origin}}   # the test origin's binary
 T=$(mktemp -d /tmp/sluice-e2e.XXXXXX)
 PIDS=()
 
@@ -62,10 +62,10 @@ expect_eq() {
 	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
 }
 
-# start_origin [ARGS]: sets ORIGIN_PORT and ORIGIN_PID.
+# start_origin [ARGS]: sets ORIGIN_PORT, ORIGIN_PID and ORIGIN (its URL).
 start_origin() {
 	local pf="$T/origin.$RANDOM.port"
-	"$ORIGIN" -f "$pf" "$@" >/dev/null 2>"$T/origin.err" &
+	"$ORIGIN_BIN" -f "$pf" "$@" >/dev/null 2>"$T/origin.$RANDOM.err" &
 	ORIGIN_PID=$!
 	PIDS+=("$ORIGIN_PID")
 	wait_for 10 test -s "$pf" || fail "origin did not start"

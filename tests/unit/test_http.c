@@ -39,7 +39,7 @@ static const char *span(const struct http_head *h, struct http_span s)
 
 static struct buf *new_buf(uint32_t cap)
 {
-	struct buf *b = calloc(1, sizeof(*b) + cap);
+	struct buf *b = calloc(1, sizeof(*b) + cap + 1) /* + the spare NUL byte */;
 	ck_assert_ptr_nonnull(b);
 	b->cap = cap;
 	return b;
@@ -896,6 +896,38 @@ START_TEST(write_response_fails_when_the_buffer_is_too_small)
 }
 END_TEST
 
+/* --- http_write_trace ---------------------------------------------------------------- */
+
+START_TEST(write_trace_echoes_head_without_secrets)
+{
+	struct parsed p;
+	ck_assert_int_eq(parse_req(&p, "TRACE http://h/x HTTP/1.1\r\nMax-Forwards: 0\r\nCookie: c=1\r\n"
+					"Authorization: Basic x\r\nProxy-Authorization: Basic y\r\nX-A:  b \r\n\r\n"),
+			 HTTP_OK);
+	struct buf *b = new_buf(1024);
+	ck_assert_int_eq(http_write_trace(b, &p.h, 1), 0);
+	const char *body = "TRACE http://h/x HTTP/1.1\r\nMax-Forwards: 0\r\nX-A:  b \r\n\r\n";
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: message/http\r\nContent-Length: %zu\r\n"
+		 "Connection: close\r\n\r\n%s", strlen(body), body);
+	ck_assert_str_eq(text(b), want);
+	free(b);
+}
+END_TEST
+
+START_TEST(write_trace_too_big_leaves_buffer_unchanged)
+{
+	struct parsed p;
+	ck_assert_int_eq(parse_req(&p, "TRACE http://h/x HTTP/1.1\r\nX-Long: 0123456789012345678901234567890123456789\r\n\r\n"),
+			 HTTP_OK);
+	struct buf *b = new_buf(120);
+	ck_assert_int_eq(http_write_trace(b, &p.h, 0), -1);
+	ck_assert_uint_eq(b->end, 0);
+	free(b);
+}
+END_TEST
+
 /* --- http_write_local ---------------------------------------------------------------- */
 
 START_TEST(write_local_exact_bytes)
@@ -1067,6 +1099,11 @@ Suite *http_suite(void)
 	tcase_add_test(tc, write_response_adds_connection_keep_alive);
 	tcase_add_test(tc, write_response_replaces_upstream_connection_headers);
 	tcase_add_test(tc, write_response_fails_when_the_buffer_is_too_small);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("write_trace");
+	tcase_add_test(tc, write_trace_echoes_head_without_secrets);
+	tcase_add_test(tc, write_trace_too_big_leaves_buffer_unchanged);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("write_local");

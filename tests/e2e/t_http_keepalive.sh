@@ -1,0 +1,201 @@
+# Pipelining and keep-alive on both sides of sluice.
+#
+# The test origin numbers its connections (X-Conn-Id) and the requests on
+# each (X-Req-Num), so reuse of a pooled upstream connection is visible.
+# One worker, so that every client connection meets the same upstream pool.
+. "$(dirname "$0")/lib.sh"
+export LC_ALL=C
+
+# --- a client connection held in the shell: fd $C -------------------------------
+
+conn_open() { exec {C}<>"/dev/tcp/127.0.0.1/$SLUICE_PORT" || fail "connect to sluice"; }
+conn_close() { exec {C}>&-; }
+
+# read_resp [nobody]: read one response from $C into R_STATUS (status line),
+# R_HEAD (header lines, CR removed), R_BODY (chunked decoded), R_TRAILER.
+read_resp() {
+	local line len= chunked=0 size chunk
+	R_STATUS= R_HEAD= R_BODY= R_TRAILER=
+	IFS= read -r -t 5 -u "$C" line || return 1
+	R_STATUS=${line%$'\r'}
+	while :; do
+		IFS= read -r -t 5 -u "$C" line || return 1
+		line=${line%$'\r'}
+		[ -n "$line" ] || break
+		R_HEAD+=$line$'\n'
+		case ${line,,} in
+		content-length:*) len=${line#*:}; len=${len//[!0-9]/};;
+		transfer-encoding:*chunked) chunked=1;;
+		esac
+	done
+	[ "${1:-}" = nobody ] && return 0
+	if [ "$chunked" = 1 ]; then
+		while :; do
+			IFS= read -r -t 5 -u "$C" line || return 1
+			size=$((16#${line%%[;$'\r']*}))
+			if [ "$size" -eq 0 ]; then
+				while IFS= read -r -t 5 -u "$C" line; do
+					line=${line%$'\r'}
+					[ -n "$line" ] || return 0
+					R_TRAILER+=$line$'\n'
+				done
+				return 1
+			fi
+			IFS= read -r -N "$size" -t 5 -u "$C" chunk || return 1
+			R_BODY+=$chunk
+			IFS= read -r -t 5 -u "$C" line || return 1
+		done
+	elif [ -n "$len" ]; then
+		[ "$len" -eq 0 ] || IFS= read -r -N "$len" -t 5 -u "$C" R_BODY || return 1
+	else
+		R_BODY=$(timeout 5 cat <&"$C")
+	fi
+}
+# hdr NAME: the first value of NAME in R_HEAD
+hdr() { printf '%s' "$R_HEAD" | sed -n "s/^$1: //Ip" | head -n1; }
+# conn_closed: the peer closes $C within 5 s (EOF, not a timeout)
+conn_closed() {
+	local x rc
+	IFS= read -r -N 1 -t 5 -u "$C" x
+	rc=$?
+	[ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ -z "$x" ]
+}
+# request METHOD PATH [HEADER LINES...]: send one HTTP/1.1 request on $C
+request() {
+	local m=$1 p=$2 h; shift 2
+	{
+		printf '%s http://127.0.0.1:%s%s HTTP/1.1\r\n' "$m" "$ORIGIN_PORT" "$p"
+		for h in "$@"; do printf '%s\r\n' "$h"; done
+		printf '\r\n'
+	} >&"$C"
+}
+
+ORIGIN_BIN=$ORIGIN # start_origin reuses $ORIGIN for the URL
+gen() { "$ORIGIN_BIN" --gen "$1"; }
+start_origin
+start_sluice "workers 1"
+
+# --- 1. pipelining: three requests in one write --------------------------------------
+
+conn_open
+{
+	printf 'GET http://127.0.0.1:%s/bytes/3 HTTP/1.1\r\nX-Pipe: 1\r\n\r\n' "$ORIGIN_PORT"
+	printf 'POST http://127.0.0.1:%s/echo HTTP/1.1\r\nX-Pipe: 2\r\nContent-Length: 5\r\n\r\nhello' "$ORIGIN_PORT"
+	printf 'GET http://127.0.0.1:%s/chunked/5 HTTP/1.1\r\nX-Pipe: 3\r\n\r\n' "$ORIGIN_PORT"
+	printf 'GET http://127.0.0.1:%s/bytes/4 HTTP/1.1\r\nX-Pipe: 4\r\nConnection: close\r\n\r\n' "$ORIGIN_PORT"
+} >"$T/pipe"
+# one write(2) for all four
+cat "$T/pipe" >&"$C"
+read_resp || fail "pipelined response 1 missing"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|abc" "pipelined response 1"
+read_resp || fail "pipelined response 2 missing"
+expect_eq "$R_STATUS" "HTTP/1.1 200 OK" "pipelined response 2 status"
+case $R_BODY in
+"POST /echo HTTP/1.1"$'\r\n'*"X-Pipe: 2"$'\r\n'*$'\r\n\r\nhello') ;;
+*) fail "pipelined response 2 is not the echo of request 2: '$R_BODY'";;
+esac
+read_resp || fail "pipelined response 3 missing"
+expect_eq "$R_STATUS|$R_BODY|$R_TRAILER" "HTTP/1.1 200 OK|abcde|X-Trailer: done"$'\n' "pipelined response 3 (chunked)"
+read_resp || fail "pipelined response 4 missing"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|abcd" "pipelined response 4"
+conn_closed || fail "connection still open after the pipelined Connection: close"
+conn_close
+ok "four pipelined requests (one with a body) answered in order"
+
+# a large response first: the pipelined request behind it waits its turn
+conn_open
+printf 'GET http://127.0.0.1:%s/bytes/300000 HTTP/1.1\r\n\r\nGET http://127.0.0.1:%s/chunked/7 HTTP/1.1\r\nConnection: close\r\n\r\n' \
+	"$ORIGIN_PORT" "$ORIGIN_PORT" >&"$C"
+read_resp || fail "pipelined large response missing"
+[ "$R_BODY" = "$(gen 300000)" ] || fail "pipelined large response: body differs (${#R_BODY} bytes)"
+read_resp || fail "response after the large one missing"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|$(gen 7)" "response after the large one"
+conn_closed || fail "connection still open after Connection: close"
+conn_close
+ok "a request pipelined behind a 300 kB response is answered after it"
+
+# --- 2. keep-alive reuse on both sides -----------------------------------------------
+
+# a fresh origin: its first connection will be sluice's first to it
+ORIGIN=$ORIGIN_BIN
+start_origin
+conn_open
+request GET /bytes/10
+read_resp || fail "keep-alive: response 1 missing"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|$(gen 10)" "keep-alive: response 1"
+cid=$(hdr X-Conn-Id)
+expect_eq "$(hdr X-Req-Num)" 1 "keep-alive: X-Req-Num of request 1"
+expect_eq "$(hdr Connection)" "" "keep-alive: Connection header on response 1"
+request GET /chunked/10
+read_resp || fail "keep-alive: response 2 missing (client connection not kept)"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|$(gen 10)" "keep-alive: response 2"
+expect_eq "$(hdr X-Conn-Id)|$(hdr X-Req-Num)" "$cid|2" "keep-alive: origin connection/request number of request 2"
+request POST /echo "Content-Length: 3"
+printf 'abc' >&"$C"
+read_resp || fail "keep-alive: response 3 missing"
+expect_eq "$(hdr X-Conn-Id)|$(hdr X-Req-Num)" "$cid|3" "keep-alive: origin connection/request number of request 3 (after a chunked response)"
+ok "two and three requests on one client connection use one upstream connection (X-Req-Num 1, 2, 3)"
+
+# a second client connection, while the first stays open, takes the pooled upstream
+C1=$C
+conn_open
+request GET /bytes/5
+read_resp || fail "second client: response missing"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|$(gen 5)" "second client: response"
+expect_eq "$(hdr X-Conn-Id)|$(hdr X-Req-Num)" "$cid|4" "second client connection reuses the pooled upstream"
+conn_close
+C=$C1
+# and the first client connection is still usable after that
+request GET /bytes/6
+read_resp || fail "first client connection broken after the second one used the pool"
+expect_eq "$R_BODY" "$(gen 6)" "first client: body of request 4"
+expect_eq "$(hdr X-Conn-Id)|$(hdr X-Req-Num)" "$cid|5" "first client: upstream of request 4"
+ok "a second client connection reuses the pooled upstream connection"
+
+# an upstream connection the origin closed is not reused
+request GET /hopbyhop
+read_resp || fail "/hopbyhop response missing"
+expect_eq "$(hdr X-Conn-Id)|$(hdr X-Req-Num)" "$cid|6" "/hopbyhop upstream"
+request GET /bytes/1
+read_resp || fail "client connection not kept after an upstream Connection: close"
+[ "$(hdr X-Conn-Id)" != "$cid" ] || fail "upstream connection reused after the origin said Connection: close"
+expect_eq "$(hdr X-Req-Num)" 1 "new upstream connection after Connection: close"
+conn_close
+ok "an upstream connection closed by the origin is not reused; the client connection is"
+
+# --- 3. HTTP/1.0 clients ----------------------------------------------------------------
+
+conn_open
+printf 'GET http://127.0.0.1:%s/bytes/8 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' "$ORIGIN_PORT" >&"$C"
+read_resp || fail "HTTP/1.0 keep-alive: response 1 missing"
+expect_eq "$R_BODY" "$(gen 8)" "HTTP/1.0 keep-alive: body 1"
+expect_eq "$(hdr Connection)" "keep-alive" "HTTP/1.0 keep-alive: Connection header"
+[ -n "$(hdr Content-Length)" ] || fail "HTTP/1.0 keep-alive: response without Content-Length cannot be kept alive"
+printf 'GET http://127.0.0.1:%s/bytes/9 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' "$ORIGIN_PORT" >&"$C"
+read_resp || fail "HTTP/1.0 keep-alive: connection not kept open for request 2"
+expect_eq "$R_BODY" "$(gen 9)" "HTTP/1.0 keep-alive: body 2"
+expect_eq "$(hdr Connection)" "keep-alive" "HTTP/1.0 keep-alive: Connection header 2"
+# a chunked answer cannot be delimited for HTTP/1.0 except by closing
+printf 'GET http://127.0.0.1:%s/chunked/20 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' "$ORIGIN_PORT" >&"$C"
+read_resp || fail "HTTP/1.0 keep-alive: chunked response missing"
+expect_eq "$(hdr Transfer-Encoding)" "" "HTTP/1.0 client: Transfer-Encoding"
+case $R_BODY in "$(gen 20)"*) ;; *) fail "HTTP/1.0 client: body of a chunked response: '$R_BODY'";; esac
+conn_close
+ok "HTTP/1.0 with Connection: keep-alive gets Connection: keep-alive and stays open"
+
+conn_open
+printf 'GET http://127.0.0.1:%s/bytes/8 HTTP/1.0\r\n\r\n' "$ORIGIN_PORT" >&"$C"
+read_resp || fail "HTTP/1.0: response missing"
+expect_eq "$R_BODY" "$(gen 8)" "HTTP/1.0: body"
+conn_closed || fail "HTTP/1.0 without keep-alive: connection not closed after the response"
+conn_close
+ok "HTTP/1.0 without keep-alive is closed after the response"
+
+# HTTP/1.1 Connection: close
+conn_open
+request GET /bytes/2 "Connection: close"
+read_resp || fail "Connection: close: response missing"
+expect_eq "$(hdr Connection)" "close" "Connection: close echoed to the client"
+conn_closed || fail "HTTP/1.1 Connection: close: connection not closed"
+conn_close
+ok "HTTP/1.1 Connection: close is closed after the response"
