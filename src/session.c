@@ -63,7 +63,9 @@ struct session {
 	enum state state;
 
 	uint8_t c_rd, c_wr, c_eof;	/* client readiness, EOF seen */
-	uint8_t u_rd, u_wr, u_eof;
+	uint8_t u_rd, u_wr, u_eof;	/* the same for the upstream */
+	uint8_t u_reset;		/* the origin's side ended with an error, not a FIN */
+	uint8_t u_wdone;		/* writing to the origin failed: send no more */
 	uint8_t req_done;		/* request fully framed */
 	uint8_t res_head_done, res_done;
 	uint8_t close_after;		/* close the client after this response */
@@ -74,15 +76,17 @@ struct session {
 	uint8_t retried;
 	uint8_t abort_after_flush;	/* upstream broke mid-body: flush and close */
 	uint8_t url_too_long;
+	uint8_t url_done;		/* the request target is complete */
 	uint8_t req_event, res_event;	/* enum parse_event */
 	uint8_t body_sent;		/* request body bytes went upstream */
 	uint8_t msg_begun;		/* bytes of the current request arrived */
-	uint8_t repump;
+	uint8_t logged;			/* this exchange has its access log line */
+	uint8_t repump;			/* stopped with work left: go again next turn */
 	uint8_t res_resumed;		/* response parser resumed after a pause */
 	uint8_t local_reply;		/* the response is sluice's own */
 	uint8_t dechunk;		/* HTTP/1.0 client, chunked response: decode */
 	uint8_t has_upeer;
-	union sockaddr_any upeer;	/* the origin address used, for the log */			/* stopped with work left: go again next turn */
+	union sockaddr_any upeer;	/* the origin address used, for the log */
 	uint32_t nreq;			/* exchanges completed on this connection */
 
 	struct buf *cin;		/* client -> sluice, raw */
@@ -98,6 +102,7 @@ struct session {
 	struct timer timer;
 	uint64_t last_active;		/* monotonic ms of the last byte moved */
 	uint64_t head_start;		/* monotonic ms the current head began */
+	uint64_t phase_start;		/* monotonic ms S_RESOLVE, S_CONNECT or S_LINGER began */
 
 	/* the current request */
 	char host[DNS_NAME_MAX + 1];
@@ -117,6 +122,8 @@ struct session {
 
 static void pump(struct session *s);
 static void reply_error(struct session *s, int status, const char *reason);
+static void log_request(struct session *s);
+static int parse_request(struct session *s);
 
 /* --- llhttp callbacks ---------------------------------------------------------
  * They only record what happened; session code acts after llhttp_execute
@@ -138,6 +145,13 @@ static int req_on_url(llhttp_t *p, const char *at, size_t len)
 		s->url_too_long = 1;
 		return -1;
 	}
+	return 0;
+}
+
+static int req_on_url_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	s->url_done = 1;
 	return 0;
 }
 
@@ -196,6 +210,7 @@ static void settings_init(void)
 	llhttp_settings_init(&req_settings);
 	req_settings.on_message_begin = req_on_message_begin;
 	req_settings.on_url = req_on_url;
+	req_settings.on_url_complete = req_on_url_complete;
 	req_settings.on_headers_complete = req_on_headers_complete;
 	req_settings.on_message_complete = req_on_message_complete;
 	llhttp_settings_init(&res_settings);
@@ -262,7 +277,7 @@ static void drop_upstream(struct session *s)
 		upstream_close(s->up);
 		s->up = NULL;
 	}
-	s->u_rd = s->u_wr = s->u_eof = 0;
+	s->u_rd = s->u_wr = s->u_eof = s->u_reset = s->u_wdone = 0;
 }
 
 static void close_session(struct session *s)
@@ -270,6 +285,15 @@ static void close_session(struct session *s)
 	struct worker *w = W(s);
 	if (s->state == S_CLOSED)
 		return;
+	if (s->msg_begun)
+		log_request(s); /* no-op when the exchange was logged already */
+	if (s->abort_after_flush && (s->dechunk || llhttp_message_needs_eof(&s->res))) {
+		/* A reset, not a FIN: a close-delimited body must not look complete.
+		 * (With a length or chunks the client sees the cut by itself, and
+		 * a FIN keeps the bytes still in flight.) */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(s->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	dns_cancel(w->dns, &s->dnsw);
 	drop_upstream(s);
 	timer_cancel(w->loop, &s->timer);
@@ -306,6 +330,9 @@ void session_reap(struct worker *w)
 static void log_request(struct session *s)
 {
 	struct worker *w = W(s);
+	if (s->logged)
+		return;
+	s->logged = 1;
 	char url[DNS_NAME_MAX + 1 + 8192 + 16];
 	size_t url_len = 0;
 	const char *method = "-";
@@ -351,6 +378,14 @@ static void log_request(struct session *s)
 
 /* --- request side ------------------------------------------------------------------- */
 
+/* The reply is out: shut our side and drain the client's for a moment. */
+static void start_linger(struct session *s)
+{
+	shutdown(s->io.fd, SHUT_WR);
+	s->state = S_LINGER;
+	s->phase_start = loop_now(W(s)->loop);
+}
+
 static void begin_request(struct session *s)
 {
 	llhttp_init(&s->req, HTTP_REQUEST, &req_settings);
@@ -358,7 +393,7 @@ static void begin_request(struct session *s)
 	s->state = S_HEAD;
 	s->req_done = s->res_head_done = s->res_done = 0;
 	s->head_method = s->reused = s->retried = s->abort_after_flush = 0;
-	s->url_too_long = s->body_sent = s->msg_begun = 0;
+	s->url_too_long = s->url_done = s->body_sent = s->msg_begun = s->logged = 0;
 	s->req_event = s->res_event = EV_NONE;
 	s->status = 0;
 	s->reason = NULL;
@@ -372,6 +407,8 @@ static void begin_request(struct session *s)
 	s->head_start = loop_now(W(s)->loop);
 }
 
+static int request_sent(const struct session *s);
+
 /* The exchange is complete: log it, keep or close both connections. */
 static void finish_exchange(struct session *s)
 {
@@ -380,7 +417,7 @@ static void finish_exchange(struct session *s)
 	w->stats.requests++;
 	s->nreq++;
 	if (s->up) {
-		int reusable = llhttp_should_keep_alive(&s->res) && s->req_done && !s->u_eof &&
+		int reusable = llhttp_should_keep_alive(&s->res) && request_sent(s) && !s->u_eof &&
 			       (s->uin == NULL || buf_unparsed(s->uin) == 0);
 		if (reusable) {
 			s->up->requests++;
@@ -392,8 +429,7 @@ static void finish_exchange(struct session *s)
 	put_buf(s, &s->rhead);
 	put_buf(s, &s->uin);
 	if (s->close_after || !s->keep_alive) {
-		shutdown(s->io.fd, SHUT_WR);
-		s->state = S_LINGER;
+		start_linger(s);
 		return;
 	}
 	begin_request(s);
@@ -433,7 +469,7 @@ static void connect_next(struct session *s)
 		s->up = upstream_connect(w->pool, &s->addrs[s->addr_idx], key, on_upstream, s);
 		if (s->up) {
 			s->state = S_CONNECT;
-			s->last_active = loop_now(w->loop);
+			s->phase_start = loop_now(w->loop);
 			return;
 		}
 		s->connect_errno = errno;
@@ -506,7 +542,7 @@ static void route(struct session *s, int allow_pool)
 	s->dnsw.cb = on_dns;
 	s->dnsw.arg = s;
 	s->state = S_RESOLVE;
-	s->last_active = loop_now(w->loop);
+	s->phase_start = loop_now(w->loop);
 	enum dns_status st = dns_resolve(w->dns, s->host, &s->dnsw, &addrs, &n);
 	if (st == DNS_PENDING)
 		return;
@@ -648,10 +684,14 @@ static int parse_request(struct session *s)
 	if (s->state == S_HEAD) {
 		if (s->req_event == EV_HEAD) {
 			on_request_head(s);
+			/* Frame what follows the head now: a body-less request is
+			 * complete at once, before any response can race it. */
+			if (s->state == S_RESOLVE || s->state == S_CONNECT || s->state == S_FORWARD)
+				parse_request(s);
 			return 1;
 		}
 		if (b->parsed - b->start >= W(s)->cfg->header_max) {
-			if (s->req.method == 0 && s->url_len > 0 && b->parsed - b->start - s->url_len < 16)
+			if (!s->url_done)
 				reply_error(s, 414, "request target too long");
 			else
 				reply_error(s, 431, "request head too large");
@@ -703,8 +743,11 @@ static void on_response_head(struct session *s, int also_message)
 			reply_error(s, 502, "response head too large");
 			return;
 		}
+		/* A fresh parser for the final response: whatever framing headers
+		 * the interim one carried must not make llhttp expect a body. */
 		b->start = b->parsed;
-		resume_response(s);
+		llhttp_init(&s->res, HTTP_RESPONSE, &res_settings);
+		s->res.data = s;
 		return;
 	}
 	if (llhttp_message_needs_eof(&s->res) && !also_message)
@@ -747,8 +790,11 @@ static int parse_response(struct session *s)
 	struct buf *b = s->uin;
 	if (s->state != S_FORWARD || b == NULL || s->res_done)
 		return 0;
-	/* empty input still lets llhttp end a body-less message (204, 304, 1xx) */
-	if (buf_unparsed(b) == 0 && (!s->res_resumed || s->u_eof))
+	/* empty input still lets llhttp end a message right after a resume */
+	if (buf_unparsed(b) == 0 && !s->res_resumed)
+		return 0;
+	/* interim heads wait until the ones before them reached the client */
+	if (!s->res_head_done && s->ohead && !buf_empty(s->ohead))
 		return 0;
 	s->res_resumed = 0;
 	s->res_event = EV_NONE;
@@ -788,12 +834,7 @@ static int parse_response(struct session *s)
 		on_response_head(s, 1);
 		break;
 	case EV_MESSAGE:
-		if (!s->res_head_done) {
-			/* the end of an interim (1xx) response: the final one follows */
-			resume_response(s);
-		} else {
-			s->res_done = 1;
-		}
+		s->res_done = 1;
 		break;
 	default:
 		if (!s->res_head_done && b->parsed - b->start >= W(s)->cfg->header_max)
@@ -803,7 +844,25 @@ static int parse_response(struct session *s)
 	return 1;
 }
 
-/* The origin closed (or reset) its side. */
+static int retry_safe(const struct session *s)
+{
+	switch (s->req.method) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+	case HTTP_OPTIONS:
+	case HTTP_TRACE:
+	case HTTP_PUT:
+	case HTTP_DELETE:
+		break;
+	default:
+		return 0;
+	}
+	return s->req_done && !(s->req.flags & F_CHUNKED) && !s->body_sent &&
+	       (s->cin == NULL || buf_pending(s->cin) == 0);
+}
+
+/* The origin closed (or reset) its side, and every byte before that has
+ * been parsed. */
 static void upstream_eof(struct session *s, int err)
 {
 	if (!s->res_done && s->res_head_done && !err && llhttp_message_needs_eof(&s->res)) {
@@ -817,9 +876,9 @@ static void upstream_eof(struct session *s, int err)
 		return;
 	}
 	int nothing_yet = !s->res_head_done && (s->uin == NULL || buf_empty(s->uin)) && s->status == 0;
-	if (nothing_yet && s->reused && !s->retried && !s->body_sent) {
+	if (nothing_yet && s->reused && !s->retried && retry_safe(s)) {
 		/* A pooled connection the origin had already given up on: try once
-		 * more on a fresh one (the request had no body, so it is safe). */
+		 * more on a fresh one (RFC 9110 9.2.2: idempotent and body-less). */
 		log_debug("upstream %s:%u: pooled connection closed, retrying", s->host, s->port);
 		drop_upstream(s);
 		s->retried = 1;
@@ -852,7 +911,7 @@ static void reply_error(struct session *s, int status, const char *reason)
 	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
 	s->reason = reason;
 	w->stats.errors++;
-	if (s->status != 0 || (s->ohead && !buf_empty(s->ohead) && s->res_head_done)) {
+	if (s->status != 0 || (s->ohead && s->ohead->start > 0 && !buf_empty(s->ohead))) {
 		/* a response is already on its way: all we can do is cut it */
 		s->abort_after_flush = 1;
 		drop_upstream(s);
@@ -950,8 +1009,6 @@ static int client_read(struct session *s)
 		return 0;
 	if (n == -2) {
 		s->reason = s->reason ? s->reason : "client connection error";
-		if (s->state != S_HEAD || s->msg_begun)
-			log_request(s);
 		close_session(s);
 		return 0;
 	}
@@ -979,7 +1036,11 @@ static void client_eof(struct session *s)
 		s->close_after = 1; /* the reply still goes out */
 		return;
 	}
-	if (!s->req_done) {
+	if (!s->req_done)
+		parse_request(s); /* a body-less request ends without another byte */
+	if (s->state == S_CLOSED)
+		return;
+	if (!s->req_done && s->state != S_REPLY) {
 		s->reason = "client closed during the request";
 		log_request(s);
 		close_session(s);
@@ -990,15 +1051,19 @@ static void client_eof(struct session *s)
 
 static int upstream_write(struct session *s)
 {
-	if (s->state != S_FORWARD || !s->u_wr || s->up == NULL)
+	if (s->state != S_FORWARD || !s->u_wr || s->up == NULL || s->u_wdone)
 		return 0;
-	struct buf *body = s->cin && s->state == S_FORWARD ? s->cin : NULL;
+	struct buf *body = s->cin;
 	uint32_t hlen = s->rhead->end - s->rhead_sent;
 	ssize_t n = write_out(s->up->io.fd, s->rhead->data + s->rhead_sent, hlen, body, &s->u_wr);
 	if (n == -1 || n == 0)
 		return 0;
 	if (n == -2) {
-		upstream_eof(s, 1);
+		/* The origin stopped reading (a 413 on its way, say): keep
+		 * reading its answer; the read side decides what it was. */
+		s->u_wdone = 1;
+		s->u_rd = 1;
+		s->close_after = 1;
 		return 1;
 	}
 	uint32_t w = (uint32_t)n;
@@ -1025,11 +1090,8 @@ static int upstream_read(struct session *s)
 	if (n == -1)
 		return 0;
 	if (n <= 0) {
-		int err = n == -2;
-		if (!s->res_done && s->uin && buf_unparsed(s->uin) > 0)
-			parse_response(s); /* frame what arrived before the close */
-		if (s->state == S_FORWARD)
-			upstream_eof(s, err);
+		s->u_eof = 1;
+		s->u_reset = n == -2;
 		return 1;
 	}
 	s->last_active = loop_now(W(s)->loop);
@@ -1084,8 +1146,13 @@ static void settle(struct session *s)
 {
 	switch (s->state) {
 	case S_FORWARD:
+		if (s->u_eof && !s->res_done && !s->res_resumed && s->up &&
+		    (s->uin == NULL || buf_unparsed(s->uin) == 0 || s->abort_after_flush)) {
+			upstream_eof(s, s->u_reset);
+			if (s->state != S_FORWARD)
+				return;
+		}
 		if (s->abort_after_flush && all_flushed(s)) {
-			log_request(s);
 			close_session(s);
 			return;
 		}
@@ -1104,8 +1171,7 @@ static void settle(struct session *s)
 			log_request(s);
 			s->nreq++;
 			if (s->close_after || !s->keep_alive) {
-				shutdown(s->io.fd, SHUT_WR);
-				s->state = S_LINGER;
+				start_linger(s);
 			} else {
 				begin_request(s);
 			}
@@ -1125,9 +1191,9 @@ static uint64_t deadline(const struct session *s)
 			return s->head_start + c->header_timeout;
 		return s->last_active + (s->nreq ? c->keepalive_timeout : c->header_timeout);
 	case S_RESOLVE:
-		return s->last_active + c->dns_timeout;
+		return s->phase_start + c->dns_timeout;
 	case S_CONNECT:
-		return s->last_active + c->connect_timeout;
+		return s->phase_start + c->connect_timeout;
 	case S_FORWARD:
 		if (request_sent(s) && !s->res_head_done)
 			return s->last_active + c->response_timeout;
@@ -1135,7 +1201,7 @@ static uint64_t deadline(const struct session *s)
 	case S_REPLY:
 		return s->last_active + c->idle_timeout;
 	case S_LINGER:
-		return s->last_active + LINGER_MS;
+		return s->phase_start + LINGER_MS; /* total: a flooding client cannot stretch it */
 	case S_CLOSED:
 		break;
 	}
@@ -1149,6 +1215,13 @@ static void arm(struct session *s)
 	 * on_timer looks again.  Only an earlier deadline touches the heap. */
 	if (!timer_armed(&s->timer) || d < s->timer.deadline)
 		timer_set(s->w->loop, &s->timer, d);
+}
+
+/* Is the exchange stuck on the client (408) rather than the origin (504)?
+ * Only when everything the client sent is already upstream. */
+static int waiting_for_client(const struct session *s)
+{
+	return !s->req_done && s->rhead_sent == s->rhead->end && (s->cin == NULL || buf_pending(s->cin) == 0);
 }
 
 static void on_timer(struct timer *t)
@@ -1176,22 +1249,27 @@ static void on_timer(struct timer *t)
 		reply_error(s, 504, "DNS lookup timed out");
 		break;
 	case S_CONNECT:
-		reply_error(s, 504, "upstream connect timed out");
+		/* a silent address: the next one may answer */
+		drop_upstream(s);
+		s->addr_idx++;
+		s->connect_errno = ETIMEDOUT;
+		if (s->addr_idx < s->naddrs)
+			connect_next(s);
+		else
+			reply_error(s, 504, "upstream connect timed out");
 		break;
 	case S_FORWARD:
-		if (!s->req_done && !s->res_head_done)
+		if (!s->res_head_done && waiting_for_client(s))
 			reply_error(s, 408, "request body timeout");
 		else if (!s->res_head_done)
 			reply_error(s, 504, "upstream response timed out");
 		else {
 			s->reason = "transfer timed out";
-			log_request(s);
 			close_session(s);
 		}
 		break;
 	case S_REPLY:
-		s->reason = "client too slow to read the reply";
-		close_session(s);
+		close_session(s); /* the client is not reading its reply */
 		break;
 	case S_LINGER:
 	case S_CLOSED:

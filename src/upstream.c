@@ -180,13 +180,25 @@ int upstream_connect_result(struct upstream *u)
 struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstream_cb cb, void *owner)
 {
 	uint32_t h = key_hash(key);
-	for (struct upstream *u = p->bucket[h & (POOL_BUCKETS - 1)]; u; u = u->next) {
+	struct upstream *u = p->bucket[h & (POOL_BUCKETS - 1)];
+	while (u) {
+		struct upstream *next = u->next;
 		if (u->hash == h && strcasecmp(u->key, key) == 0) {
-			unpool(u);
-			u->owner = owner;
-			u->cb = cb;
-			return u;
+			/* Bytes or a FIN waiting on an idle connection (an origin's
+			 * late 408, extra bytes after a response) would be taken for
+			 * the next response: check the socket, not only our events,
+			 * which may still be queued in this very batch. */
+			char c;
+			ssize_t n = recv(u->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				unpool(u);
+				u->owner = owner;
+				u->cb = cb;
+				return u;
+			}
+			upstream_close(u);
 		}
+		u = next;
 	}
 	return NULL;
 }
