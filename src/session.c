@@ -1046,7 +1046,8 @@ static void client_eof(struct session *s)
 		close_session(s);
 		return;
 	}
-	s->close_after = 1; /* half-close after a full request: still answer it */
+	/* A half-close after a full request: answer it (and any pipelined
+	 * after it); the connection ends when S_HEAD finds nothing left. */
 }
 
 static int upstream_write(struct session *s)

@@ -154,3 +154,38 @@ start_dnsmasq() {
 dns_queries() {
 	grep -c "query\[A\] $1 " "$DNS_LOG" 2>/dev/null || true
 }
+
+# --- helpers for byte-level HTTP checks (perl-base is on every Debian) ----------
+
+# head_of FILE / body_of FILE: a raw response's head (through the empty
+# line) or everything after it; status_of FILE: its first line.
+head_of() { perl -0777 -ne 'print $1 if /\A(.*?\r\n\r\n)/s' "$1"; }
+body_of() { perl -0777 -ne 'print $1 if /\A.*?\r\n\r\n(.*)\z/s' "$1"; }
+status_of() { head -n1 "$1" | tr -d '\r'; }
+# drop_host: filter out Host lines (the test origin's port varies).
+drop_host() { perl -pe '$_ = "" if /^host:/i'; }
+# strip_ids: the test origin numbers connections and requests; blank those.
+strip_ids() { sed 's/^X-Conn-Id: [0-9]*\r$/X-Conn-Id: N\r/; s/^X-Req-Num: [0-9]*\r$/X-Req-Num: N\r/'; }
+
+# expect_file GOT WANT WHAT: byte-exact comparison, shows both on failure.
+expect_file() {
+	cmp -s "$1" "$2" && return 0
+	echo "--- want ($3)" >&2; od -c "$2" | head -60 >&2
+	echo "--- got" >&2; od -c "$1" | head -60 >&2
+	fail "$3: bytes differ"
+}
+
+# run_vtc_case FILE [-D ...]: run tests/e2e/vtc/FILE with varnishtest against
+# this sluice (macros proxy_addr, proxy_port); on failure show the exchange
+# and return 1.  run_vtc: the same, failing the test.
+run_vtc_case() {
+	local f=$1; shift
+	varnishtest -t 30 -D proxy_addr=127.0.0.1 -D proxy_port="$SLUICE_PORT" "$@" \
+		"$(dirname "$0")/vtc/$f" </dev/null >"$T/vtc.out" 2>&1 && return 0
+	echo "--- varnishtest $f $*" >&2
+	grep -v '^\*\*\*\* dT' "$T/vtc.out" |
+		grep -E '^(---|\*\*\*\* c[0-9] +(rx|tx|EXPECT)|\*\*\*\* s[0-9] +(rx|tx)|\*\*\*\* top +shell|#)' |
+		tail -n 60 >&2
+	return 1
+}
+run_vtc() { run_vtc_case "$@" || fail "varnishtest $1"; }

@@ -7,19 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-command -v perl >/dev/null || skip "perl missing"
-head_of() { perl -0777 -ne 'print $1 if /\A(.*?\r\n\r\n)/s' "$1"; }
-body_of() { perl -0777 -ne 'print $1 if /\A.*?\r\n\r\n(.*)\z/s' "$1"; }
-status_of() { head -n1 "$1" | tr -d '\r'; }
-run_vtc() {
-	local f=$1; shift
-	varnishtest -t 30 -D proxy_addr=127.0.0.1 -D proxy_port="$SLUICE_PORT" "$@" \
-		"$(dirname "$0")/vtc/$f" </dev/null >"$T/vtc.out" 2>&1 && return 0
-	grep -v '^\*\*\*\* dT' "$T/vtc.out" | grep -E '^(---|\*\*\*\* c[0-9] +(rx|tx|EXPECT)|\*\*\*\* s[0-9] +(rx|tx)|\*\*\*\* top +shell|#)' | tail -n 60 >&2
-	fail "varnishtest $f"
-}
 
-ORIGIN_BIN=$ORIGIN # start_origin reuses $ORIGIN for the URL
 start_origin
 P=$ORIGIN_PORT
 start_sluice "response_timeout 1s"

@@ -8,34 +8,11 @@
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-head_of() { perl -0777 -ne 'print $1 if /\A(.*?\r\n\r\n)/s' "$1"; }
-body_of() { perl -0777 -ne 'print $1 if /\A.*?\r\n\r\n(.*)\z/s' "$1"; }
 # echo_body FILE: in a response from /echo, the request body the origin read
 echo_body() { perl -0777 -ne 'print $1 if /\A.*?\r\n\r\n.*?\r\n\r\n(.*)\z/s' "$1"; }
 echo_head() { perl -0777 -ne 'print $1 if /\A.*?\r\n\r\n(.*?\r\n\r\n)/s' "$1"; }
-status_of() { head -n1 "$1" | tr -d '\r'; }
 # strip_ids: the origin numbers connections and requests; blank those out
-strip_ids() { sed 's/^X-Conn-Id: [0-9]*\r$/X-Conn-Id: N\r/; s/^X-Req-Num: [0-9]*\r$/X-Req-Num: N\r/'; }
-expect_file() {
-	cmp -s "$1" "$2" && return 0
-	echo "--- want ($3)" >&2; od -c "$2" | head -60 >&2
-	echo "--- got" >&2; od -c "$1" | head -60 >&2
-	fail "$3: bytes differ"
-}
-# run_vtc_case FILE [-D ...]: run a varnishtest script against this sluice;
-# on failure show its log and return 1.  run_vtc: the same, failing the test.
-run_vtc_case() {
-	local f=$1; shift
-	varnishtest -t 30 -D proxy_addr=127.0.0.1 -D proxy_port="$SLUICE_PORT" "$@" \
-		"$(dirname "$0")/vtc/$f" </dev/null >"$T/vtc.out" 2>&1 && return 0
-	echo "--- varnishtest $f $*" >&2
-	grep -v '^\*\*\*\* dT' "$T/vtc.out" | grep -E '^(---|\*\*\*\* c1 +(rx|tx|EXPECT)|\*\*\*\* s[0-9] +(rx|tx)|#)' | tail -n 40 >&2
-	return 1
-}
-run_vtc() { run_vtc_case "$@" || fail "varnishtest $1"; }
 
-command -v perl >/dev/null || skip "perl missing"
-ORIGIN_BIN=$ORIGIN # start_origin reuses $ORIGIN for the URL
 start_origin
 start_sluice
 P=$ORIGIN_PORT

@@ -10,30 +10,10 @@
 # --- local helpers ---------------------------------------------------------
 
 # head_of FILE / body_of FILE: the part before / after the first CRLFCRLF.
-head_of() { perl -0777 -ne 'print $1 if /\A(.*?\r\n\r\n)/s' "$1"; }
-body_of() { perl -0777 -ne 'print $1 if /\A.*?\r\n\r\n(.*)\z/s' "$1"; }
 # drop_host: stdin without its Host lines (bytes otherwise untouched)
-drop_host() { perl -pe '$_ = "" if /^host:/i'; }
 
-# expect_file GOT WANT WHAT: byte-exact comparison, shows both on failure.
-expect_file() {
-	cmp -s "$1" "$2" && return 0
-	echo "--- want ($3)" >&2; od -c "$2" | head -40 >&2
-	echo "--- got" >&2; od -c "$1" | head -40 >&2
-	fail "$3: bytes differ"
-}
 
-# run_vtc FILE: run a varnishtest script against this sluice.
-run_vtc() {
-	local f=$1; shift
-	varnishtest -t 30 -D proxy_addr=127.0.0.1 -D proxy_port="$SLUICE_PORT" "$@" \
-		"$(dirname "$0")/vtc/$f" </dev/null >"$T/vtc.out" 2>&1 && return 0
-	grep -v '^\*\*\*\* dT' "$T/vtc.out" | tail -n 80 >&2
-	fail "varnishtest $f"
-}
 
-command -v perl >/dev/null || skip "perl missing"
-ORIGIN_BIN=$ORIGIN # start_origin reuses $ORIGIN for the URL
 start_origin
 start_sluice
 P=$ORIGIN_PORT

@@ -70,7 +70,6 @@ request() {
 	} >&"$C"
 }
 
-ORIGIN_BIN=$ORIGIN # start_origin reuses $ORIGIN for the URL
 gen() { "$ORIGIN_BIN" --gen "$1"; }
 start_origin
 start_sluice "workers 1"

@@ -7,25 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-head_of() { perl -0777 -ne 'print $1 if /\A(.*?\r\n\r\n)/s' "$1"; }
-body_of() { perl -0777 -ne 'print $1 if /\A.*?\r\n\r\n(.*)\z/s' "$1"; }
 # drop_host: stdin without its Host lines (bytes otherwise untouched)
-drop_host() { perl -pe '$_ = "" if /^host:/i'; }
-status_of() { head -n1 "$1" | tr -d '\r'; }
-expect_file() {
-	cmp -s "$1" "$2" && return 0
-	echo "--- want ($3)" >&2; od -c "$2" | head -40 >&2
-	echo "--- got" >&2; od -c "$1" | head -40 >&2
-	fail "$3: bytes differ"
-}
 # direct_conn_id: the origin's connection number for a new direct connection,
 # i.e. how many connections it accepted before, plus one.
 direct_conn_id() {
 	curl -s -D - -o /dev/null "$ORIGIN/status/200" | sed -n 's/^X-Conn-Id: \([0-9]*\)\r$/\1/p'
 }
 
-command -v perl >/dev/null || skip "perl missing"
-ORIGIN_BIN=$ORIGIN # start_origin reuses $ORIGIN for the URL
 start_origin
 start_sluice
 P=$ORIGIN_PORT

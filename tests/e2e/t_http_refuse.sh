@@ -11,18 +11,7 @@
 export LC_ALL=C
 shopt -s lastpipe # `printf ... | refuse ...` runs refuse in this shell
 
-command -v perl >/dev/null || skip "perl missing"
-body_of() { perl -0777 -ne 'print $1 if /\A.*?\r\n\r\n(.*)\z/s' "$1"; }
-head_of() { perl -0777 -ne 'print $1 if /\A(.*?\r\n\r\n)/s' "$1"; }
-run_vtc() {
-	local f=$1; shift
-	varnishtest -t 30 -D proxy_addr=127.0.0.1 -D proxy_port="$SLUICE_PORT" "$@" \
-		"$(dirname "$0")/vtc/$f" </dev/null >"$T/vtc.out" 2>&1 && return 0
-	grep -v '^\*\*\*\* dT' "$T/vtc.out" | grep -E '^(---|\*\*\*\* c[0-9] +(rx|tx|EXPECT)|\*\*\*\* s[0-9] +(rx|tx)|#)' | tail -n 60 >&2
-	fail "varnishtest $f"
-}
 
-ORIGIN_BIN=$ORIGIN # start_origin reuses $ORIGIN for the URL
 start_origin
 GOOD=$ORIGIN_PORT
 ORIGIN=$ORIGIN_BIN
