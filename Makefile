@@ -39,7 +39,11 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 .PHONY: all run test unit e2e asan-test tsan-test deps deps-test clean help install
 
-all: deps $(BUILD)/sluice
+# Public targets first install what is missing, then build in a second make:
+# make caches directory listings, so a make that installed llhttp's sources
+# would not see them.
+all: deps
+	$(MAKE) $(BUILD)/sluice
 
 help:
 	@echo "make            build $(BUILD)/sluice"
@@ -100,17 +104,21 @@ $(BUILD)/e2e-tools: $(BUILD)/origin
 -include $(OBJS:.o=.d)
 
 # --- run and test ---------------------------------------------------------------
-run: deps $(BUILD)/sluice
+run: deps
+	$(MAKE) $(BUILD)/sluice
 	./$(BUILD)/sluice
 
-test: deps-test $(BUILD)/sluice $(BUILD)/unit $(BUILD)/origin
+test: deps-test
+	$(MAKE) $(BUILD)/sluice $(BUILD)/unit $(BUILD)/origin
 	./$(BUILD)/unit
 	tests/e2e/run $(BUILD)
 
-unit: deps $(BUILD)/unit
+unit: deps
+	$(MAKE) $(BUILD)/unit
 	./$(BUILD)/unit
 
-e2e: deps-test $(BUILD)/sluice $(BUILD)/origin
+e2e: deps-test
+	$(MAKE) $(BUILD)/sluice $(BUILD)/origin
 	tests/e2e/run $(BUILD)
 
 asan-test:
@@ -120,7 +128,8 @@ asan-test:
 # ThreadSanitizer over the threaded paths: the acceptor hand-off, the
 # workers, and everything the e2e tests drive through them.
 tsan-test:
-	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" deps-test build-tsan/sluice build-tsan/origin
+	$(MAKE) deps-test
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" build-tsan/sluice build-tsan/origin
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/e2e/run build-tsan $(TSAN_TESTS)
 
 install: $(BUILD)/sluice
