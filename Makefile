@@ -99,7 +99,11 @@ $(BUILD)/origin: tests/e2e/origin.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -pthread -o $@ $<
 
-$(BUILD)/e2e-tools: $(BUILD)/origin
+$(BUILD)/dnsshim: tests/e2e/dnsshim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -o $@ $<
+
+E2E_TOOLS = $(BUILD)/sluice $(BUILD)/origin $(BUILD)/dnsshim
 
 -include $(OBJS:.o=.d)
 
@@ -109,7 +113,7 @@ run: deps
 	./$(BUILD)/sluice
 
 test: deps-test
-	$(MAKE) $(BUILD)/sluice $(BUILD)/unit $(BUILD)/origin
+	$(MAKE) $(BUILD)/unit $(E2E_TOOLS)
 	./$(BUILD)/unit
 	tests/e2e/run $(BUILD)
 
@@ -118,7 +122,7 @@ unit: deps
 	./$(BUILD)/unit
 
 e2e: deps-test
-	$(MAKE) $(BUILD)/sluice $(BUILD)/origin
+	$(MAKE) $(E2E_TOOLS)
 	tests/e2e/run $(BUILD)
 
 asan-test:
@@ -129,7 +133,7 @@ asan-test:
 # workers, and everything the e2e tests drive through them.
 tsan-test:
 	$(MAKE) deps-test
-	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" build-tsan/sluice build-tsan/origin
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" build-tsan/sluice build-tsan/origin build-tsan/dnsshim
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/e2e/run build-tsan $(TSAN_TESTS)
 
 install: $(BUILD)/sluice

@@ -277,15 +277,20 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err, size_t 
 	}
 	struct ares_options opts;
 	memset(&opts, 0, sizeof(opts));
-	/* c-ares retries a silent server; spread the whole dns_timeout over
-	 * three tries so the answer "timed out" comes close to it. */
+	/* c-ares doubles its per-try timeout on each retry: three tries of
+	 * t, 2t and 4t end a silent lookup at 7t = dns_timeout. */
 	opts.tries = 3;
-	opts.timeout = (int)(cfg->dns_timeout / 3 > 100 ? cfg->dns_timeout / 3 : 100);
+	opts.timeout = (int)(cfg->dns_timeout / 7 > 50 ? cfg->dns_timeout / 7 : 50);
+	/* Proxied names are used as given: the box's own search domains
+	 * (resolv.conf, LOCALDOMAIN) must not turn "intranet" into
+	 * "intranet.corp.example" behind the client's back. */
+	opts.flags = ARES_FLAG_NOSEARCH;
 	opts.lookups = (char *)"fb"; /* /etc/hosts first, then DNS */
 	opts.sock_state_cb = sock_state;
 	opts.sock_state_cb_data = d;
 	int r = ares_init_options(&d->channel, &opts,
-				  ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS | ARES_OPT_LOOKUPS | ARES_OPT_SOCK_STATE_CB);
+				  ARES_OPT_FLAGS | ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS | ARES_OPT_LOOKUPS |
+					  ARES_OPT_SOCK_STATE_CB);
 	if (r != ARES_SUCCESS) {
 		snprintf(err, errlen, "c-ares init: %s", ares_strerror(r));
 		goto fail;

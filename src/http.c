@@ -408,10 +408,20 @@ static void put_via(struct writer *w, const struct http_head *h, const char *via
 	puts_(w, via);
 }
 
+/* On overflow the buffer goes back to where it was: never half a head. */
+static int finish(struct writer *w, uint32_t mark)
+{
+	if (!w->overflow)
+		return 0;
+	w->b->end = w->b->parsed = mark;
+	return -1;
+}
+
 int http_write_request(struct buf *out, const struct http_head *h, const struct http_target *t,
 		       const char *via_name, int max_forwards_dec)
 {
 	struct writer w = { out, 0 };
+	uint32_t mark = out->end;
 	char host[300];
 	size_t hl = http_host_value(t, host, sizeof(host));
 	put(&w, h->raw + h->part[0].off, h->part[0].len);
@@ -425,13 +435,14 @@ int http_write_request(struct buf *out, const struct http_head *h, const struct 
 	put_kept_headers(&w, h, max_forwards_dec ? h->max_forwards_idx : -1, h->max_forwards - 1);
 	put_via(&w, h, via_name);
 	put(&w, "\r\n", 2);
-	return w.overflow ? -1 : 0;
+	return finish(&w, mark);
 }
 
 int http_write_response(struct buf *out, const struct http_head *h, const char *via_name,
 			enum http_conn_mode mode)
 {
 	struct writer w = { out, 0 };
+	uint32_t mark = out->end;
 	puts_(&w, "HTTP/1.1 ");
 	put(&w, h->raw + h->part[1].off, h->part[1].len);
 	put(&w, " ", 1);
@@ -444,7 +455,7 @@ int http_write_response(struct buf *out, const struct http_head *h, const char *
 	else if (mode == HTTP_CONN_ADD_KEEPALIVE)
 		puts_(&w, "Connection: keep-alive\r\n");
 	put(&w, "\r\n", 2);
-	return w.overflow ? -1 : 0;
+	return finish(&w, mark);
 }
 
 /* Fields a TRACE echo leaves out (RFC 9110 9.3.8: likely to hold secrets). */
@@ -475,11 +486,7 @@ int http_write_trace(struct buf *out, const struct http_head *h, int close)
 		put(&w, "\r\n", 2);
 	}
 	put(&w, "\r\n", 2);
-	if (w.overflow) {
-		out->end = out->parsed = mark;
-		return -1;
-	}
-	return 0;
+	return finish(&w, mark);
 }
 
 const char *http_status_text(int status)

@@ -736,6 +736,9 @@ static void on_response_head(struct session *s, int also_message)
 		close_session(s);
 		return;
 	}
+	/* A pipelining client may never leave ohead empty at an idle moment:
+	 * make all its room usable before each head. */
+	buf_compact(s->ohead);
 	http_mark_hop_by_hop(&h);
 	if (h.status < 200) {
 		/* interim: forward (not to HTTP/1.0 clients, RFC 9110 15.2) and wait for more */
@@ -788,7 +791,7 @@ static void on_response_head(struct session *s, int also_message)
 static int parse_response(struct session *s)
 {
 	struct buf *b = s->uin;
-	if (s->state != S_FORWARD || b == NULL || s->res_done)
+	if (s->state != S_FORWARD || b == NULL || s->res_done || s->abort_after_flush)
 		return 0;
 	/* empty input still lets llhttp end a message right after a resume */
 	if (buf_unparsed(b) == 0 && !s->res_resumed)
@@ -1192,7 +1195,9 @@ static uint64_t deadline(const struct session *s)
 			return s->head_start + c->header_timeout;
 		return s->last_active + (s->nreq ? c->keepalive_timeout : c->header_timeout);
 	case S_RESOLVE:
-		return s->phase_start + c->dns_timeout;
+		/* c-ares gives up at about dns_timeout; a little slack lets its
+		 * answer (an A without its AAAA, say) win the race */
+		return s->phase_start + c->dns_timeout + 500;
 	case S_CONNECT:
 		return s->phase_start + c->connect_timeout;
 	case S_FORWARD:

@@ -113,7 +113,7 @@ size_t http_host_value(const struct http_target *t, char *dst, size_t room);
 /* The request head for the upstream: origin-form request line, Host first,
  * kept headers in their order and bytes, Max-Forwards decremented when
  * max_forwards_dec is set, Via appended.  Returns 0, or -1 when it does not
- * fit in out (nothing useful written then). */
+ * fit in out (out is then as it was). */
 int http_write_request(struct buf *out, const struct http_head *h, const struct http_target *t,
 		       const char *via_name, int max_forwards_dec);
 
@@ -125,7 +125,8 @@ enum http_conn_mode {
 };
 
 /* The response head for the client: "HTTP/1.1 status reason", kept headers,
- * Via, and Connection per mode.  Returns 0 or -1 (does not fit). */
+ * Via, and Connection per mode.  Returns 0, or -1 when it does not fit (out
+ * is then as it was). */
 int http_write_response(struct buf *out, const struct http_head *h, const char *via_name,
 			enum http_conn_mode mode);
 

@@ -189,3 +189,30 @@ run_vtc_case() {
 	return 1
 }
 run_vtc() { run_vtc_case "$@" || fail "varnishtest $1"; }
+
+# --- timing and process helpers --------------------------------------------------
+
+now_ms() { date +%s%3N; }
+
+# untrack PID: forget a process the test already waited for.
+untrack() {
+	local p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+# start_shim ARGS: tests/e2e/dnsshim (built by make) on a free loopback port,
+# UDP and TCP; sets SHIM_PORT, SHIM_PID and SHIM_LOG (a line per query).
+# ARGS: nothing for a silent server; -u PORT -d MS to forward to a real one
+# after a delay; -x TYPE to drop queries of one type.
+start_shim() {
+	local bin="$BUILD/dnsshim"
+	[ -x "$bin" ] || fail "$bin missing: make $bin"
+	SHIM_LOG="$T/shim.log"
+	: >"$SHIM_LOG"
+	"$bin" -f "$T/shim.port" -q "$SHIM_LOG" "$@" 2>"$T/shim.err" &
+	SHIM_PID=$!
+	PIDS+=("$SHIM_PID")
+	wait_for 5 test -s "$T/shim.port" || fail "dnsshim did not start: $(cat "$T/shim.err")"
+	SHIM_PORT=$(cat "$T/shim.port")
+}
