@@ -285,11 +285,13 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err, size_t 
 	 * (resolv.conf, LOCALDOMAIN) must not turn "intranet" into
 	 * "intranet.corp.example" behind the client's back. */
 	opts.flags = ARES_FLAG_NOSEARCH;
+	opts.domains = NULL; /* getaddrinfo in 1.18 ignores NOSEARCH: an empty list */
+	opts.ndomains = 0;
 	opts.lookups = (char *)"fb"; /* /etc/hosts first, then DNS */
 	opts.sock_state_cb = sock_state;
 	opts.sock_state_cb_data = d;
 	int r = ares_init_options(&d->channel, &opts,
-				  ARES_OPT_FLAGS | ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS | ARES_OPT_LOOKUPS |
+				  ARES_OPT_FLAGS | ARES_OPT_DOMAINS | ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS | ARES_OPT_LOOKUPS |
 					  ARES_OPT_SOCK_STATE_CB);
 	if (r != ARES_SUCCESS) {
 		snprintf(err, errlen, "c-ares init: %s", ares_strerror(r));

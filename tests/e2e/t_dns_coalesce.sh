@@ -21,11 +21,6 @@ parallel() {
 		-x "$PROXY" -w '%{http_code} %{time_total} %{size_download}\n' "$@" "${args[@]}" \
 		>"$T/$tag" 2>/dev/null
 }
-# c-ares applies the host's resolv.conf search list to names that are not
-# found, and the answers for NAME.<search domain> would depend on this
-# machine; LOCALDOMAIN (read by c-ares in place of resolv.conf's "search")
-# pins the list to the local sluice.test, where every miss is NXDOMAIN.
-export LOCALDOMAIN=sluice.test
 DELAY_MS=800
 
 printf '127.0.0.1 co.sluice.test\n127.0.0.1 co2.sluice.test\n' >"$T/hosts"

@@ -5,11 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 
 
-# c-ares applies the host's resolv.conf search list to names that are not
-# found, and the answers for NAME.<search domain> would depend on this
-# machine; LOCALDOMAIN (read by c-ares in place of resolv.conf's "search")
-# pins the list to the local sluice.test, where every miss is NXDOMAIN.
-export LOCALDOMAIN=sluice.test
+# Search domains must never be applied to proxied names: give c-ares one
+# (LOCALDOMAIN overrides resolv.conf's "search") and check it goes unused.
+export LOCALDOMAIN=corp.sluice.test
 printf '127.0.0.1 web.sluice.test\n' >"$T/hosts"
 start_dnsmasq "$T/hosts" 1
 start_origin
@@ -22,6 +20,7 @@ expect_eq "$code" 502 "status for a name that does not exist"
 grep -qi 'sluice' "$T/body" || fail "502 body does not name sluice: $(cat "$T/body")"
 grep -qi 'dns' "$T/body" || fail "502 body does not name the DNS failure: $(cat "$T/body")"
 expect_eq "$(dns_queries nope.sluice.test)" 1 "A queries for nope.sluice.test"
+expect_eq "$(grep -c 'corp.sluice.test' "$DNS_LOG")" 0 "queries with the search domain appended"
 access_log_has "/502 .* GET http://nope.sluice.test:$ORIGIN_PORT/bytes/10 .*DNS" \
 	|| fail "access log lacks the 502 and its DNS cause: $(cat "$T/access.log")"
 ok "NXDOMAIN -> 502 naming the DNS failure ($(tr -d '\r\n' <"$T/body"))"
