@@ -161,7 +161,7 @@ static int write_port_file(const char *path, int port)
 int main(int argc, char **argv)
 {
 	const char *portfile = NULL, *qlog_path = NULL;
-	int upstream = 0, delay = 0, drop_type = -1, opt, udp, tcp, port;
+	int upstream = 0, delay = 0, drop_type = -1, opt, udp = -1, tcp = -1, port;
 	FILE *qlog = NULL;
 
 	start_ms = now_ms();
