@@ -22,10 +22,26 @@ const char *http_verdict_text(enum http_verdict v)
 	return "?";
 }
 
-/* RFC 9110 5.6.2 token characters */
+/* RFC 9110 5.6.2 token characters, as a table: this runs on every byte
+ * of every header name. */
+static const unsigned char tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 static int is_tchar(unsigned char c)
 {
-	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+	return tchar[c];
 }
 
 static int is_ows(char c)
@@ -33,9 +49,18 @@ static int is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
+static int span_eq_len(const struct http_head *h, struct http_span s, const char *name, size_t len)
+{
+	return len == s.len && strncasecmp(h->raw + s.off, name, len) == 0;
+}
+
+/* A span against a string literal: the length is known at compile time and
+ * checked first, so most comparisons cost one integer compare. */
+#define SPAN_IS(h, s, lit) span_eq_len((h), (s), (lit), sizeof(lit) - 1)
+
 int http_span_eq(const struct http_head *h, struct http_span s, const char *name)
 {
-	return strlen(name) == s.len && strncasecmp(h->raw + s.off, name, s.len) == 0;
+	return span_eq_len(h, s, name, strlen(name));
 }
 
 int http_find(const struct http_head *h, const char *name)
@@ -116,11 +141,11 @@ static void last_token(struct http_head *h, struct http_span tok, void *arg)
 
 static void note_conn_token(struct http_head *h, struct http_span tok, void *arg)
 {
-	if (http_span_eq(h, tok, "close"))
+	if (SPAN_IS(h, tok, "close"))
 		h->conn_tokens |= HTTP_CONN_CLOSE;
-	else if (http_span_eq(h, tok, "keep-alive"))
+	else if (SPAN_IS(h, tok, "keep-alive"))
 		h->conn_tokens |= HTTP_CONN_KEEPALIVE;
-	else if (http_span_eq(h, tok, "upgrade"))
+	else if (SPAN_IS(h, tok, "upgrade"))
 		h->conn_tokens |= HTTP_CONN_UPGRADE;
 }
 
@@ -186,17 +211,17 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 		x->line_end = e;
 		x->drop = 0;
 
-		if (http_span_eq(h, x->name, "Content-Length")) {
+		if (SPAN_IS(h, x->name, "Content-Length")) {
 			if (++h->content_length_count > 1)
 				return HTTP_DUP_CONTENT_LENGTH;
 			if ((v = check_content_length(h, x)) != HTTP_OK)
 				return v;
-		} else if (http_span_eq(h, x->name, "Transfer-Encoding")) {
+		} else if (SPAN_IS(h, x->name, "Transfer-Encoding")) {
 			te_count++;
 			each_token(h, x->value, last_token, &te_last);
-		} else if (http_span_eq(h, x->name, "Connection")) {
+		} else if (SPAN_IS(h, x->name, "Connection")) {
 			each_token(h, x->value, note_conn_token, NULL);
-		} else if (http_span_eq(h, x->name, "Max-Forwards")) {
+		} else if (SPAN_IS(h, x->name, "Max-Forwards")) {
 			int mf = 0;
 			uint32_t i;
 			/* saturate: a huge value still means "keep forwarding" */
@@ -215,24 +240,29 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 		return HTTP_TE_AND_CL;
 	/* RFC 9112 6.3: a request whose final coding is not chunked cannot be
 	 * framed at all. */
-	if (te_count && is_request && !http_span_eq(h, te_last, "chunked"))
+	if (te_count && is_request && !SPAN_IS(h, te_last, "chunked"))
 		return HTTP_BAD_TRANSFER_ENCODING;
 	return HTTP_OK;
 }
 
 /* --- hop-by-hop ---------------------------------------------------------------- */
 
-static const char *const hop_by_hop[] = {
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
-	"TE", "Trailer", "Upgrade",
+#define NAME(lit) { lit, sizeof(lit) - 1 }
+static const struct {
+	const char *name;
+	size_t len;
+} hop_by_hop[] = {
+	NAME("Connection"), NAME("Keep-Alive"), NAME("Proxy-Connection"), NAME("Proxy-Authorization"),
+	NAME("TE"), NAME("Trailer"), NAME("Upgrade"),
 };
+#undef NAME
 
 /* Never dropped, whatever Connection lists: the body goes through framed as
  * received, so its framing headers must stay with it. */
 static int is_framing(const struct http_head *h, struct http_span name)
 {
-	return http_span_eq(h, name, "Content-Length") || http_span_eq(h, name, "Transfer-Encoding") ||
-	       http_span_eq(h, name, "Host");
+	return SPAN_IS(h, name, "Content-Length") || SPAN_IS(h, name, "Transfer-Encoding") ||
+	       SPAN_IS(h, name, "Host");
 }
 
 static void drop_named(struct http_head *h, struct http_span tok, void *arg)
@@ -250,13 +280,13 @@ void http_mark_hop_by_hop(struct http_head *h)
 	for (uint32_t i = 0; i < h->nhdr; i++) {
 		struct http_hdr *x = &h->hdr[i];
 		for (size_t k = 0; k < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); k++)
-			if (http_span_eq(h, x->name, hop_by_hop[k]))
+			if (span_eq_len(h, x->name, hop_by_hop[k].name, hop_by_hop[k].len))
 				x->drop = 1;
-		if (h->is_request && http_span_eq(h, x->name, "Host"))
+		if (h->is_request && SPAN_IS(h, x->name, "Host"))
 			x->drop = 1;
 	}
 	for (uint32_t i = 0; i < h->nhdr; i++)
-		if (http_span_eq(h, h->hdr[i].name, "Connection"))
+		if (SPAN_IS(h, h->hdr[i].name, "Connection"))
 			each_token(h, h->hdr[i].value, drop_named, NULL);
 }
 
@@ -354,14 +384,40 @@ port_done:
 	return 0;
 }
 
+/* Decimal digits of v (< 100000) at dst; returns how many. */
+static size_t put_u16(char *dst, unsigned v)
+{
+	char tmp[8];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* Built by hand: this runs once per request, and snprintf was a tenth of
+ * sluice's instructions per request. */
 size_t http_host_value(const struct http_target *t, char *dst, size_t room)
 {
-	int n;
-	if (t->port == 80)
-		n = snprintf(dst, room, t->ipv6 ? "[%s]" : "%s", t->host);
-	else
-		n = snprintf(dst, room, t->ipv6 ? "[%s]:%u" : "%s:%u", t->host, t->port);
-	return n < 0 ? 0 : (size_t)n >= room ? room - 1 : (size_t)n;
+	size_t hl = strlen(t->host);
+	if (room < hl + 2 + 1 + 5 + 1)
+		return 0;
+	size_t n = 0;
+	if (t->ipv6)
+		dst[n++] = '[';
+	memcpy(dst + n, t->host, hl);
+	n += hl;
+	if (t->ipv6)
+		dst[n++] = ']';
+	if (t->port != 80) {
+		dst[n++] = ':';
+		n += put_u16(dst + n, t->port);
+	}
+	dst[n] = '\0';
+	return n;
 }
 
 /* --- serialisation ------------------------------------------------------------- */
@@ -403,9 +459,12 @@ static void put_kept_headers(struct writer *w, const struct http_head *h, int mf
 
 static void put_via(struct writer *w, const struct http_head *h, const char *via_name)
 {
-	char via[128];
-	snprintf(via, sizeof(via), "Via: %d.%d %s\r\n", h->major, h->minor, via_name);
-	puts_(w, via);
+	char v[9] = "Via: 1.1 ";
+	v[5] = (char)('0' + h->major);
+	v[7] = (char)('0' + h->minor);
+	put(w, v, 9);
+	puts_(w, via_name);
+	put(w, "\r\n", 2);
 }
 
 /* On overflow the buffer goes back to where it was: never half a head. */
@@ -461,8 +520,8 @@ int http_write_response(struct buf *out, const struct http_head *h, const char *
 /* Fields a TRACE echo leaves out (RFC 9110 9.3.8: likely to hold secrets). */
 static int is_secret(const struct http_head *h, struct http_span name)
 {
-	return http_span_eq(h, name, "Authorization") || http_span_eq(h, name, "Proxy-Authorization") ||
-	       http_span_eq(h, name, "Cookie");
+	return SPAN_IS(h, name, "Authorization") || SPAN_IS(h, name, "Proxy-Authorization") ||
+	       SPAN_IS(h, name, "Cookie");
 }
 
 int http_write_trace(struct buf *out, const struct http_head *h, int close)

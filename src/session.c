@@ -333,6 +333,8 @@ static void log_request(struct session *s)
 	if (s->logged)
 		return;
 	s->logged = 1;
+	if (w->alog.fd == -1)
+		return;
 	char url[DNS_NAME_MAX + 1 + 8192 + 16];
 	size_t url_len = 0;
 	const char *method = "-";
@@ -454,9 +456,22 @@ static int parse_literal(const char *host, uint16_t port, union sockaddr_any *ou
 
 static void on_upstream(void *owner, uint32_t events);
 
+/* "host:port" (no snprintf: once per request) */
 static void pool_key(const struct session *s, char *key, size_t len)
 {
-	snprintf(key, len, "%s:%u", s->host, s->port);
+	size_t hl = strlen(s->host); /* <= DNS_NAME_MAX, and len >= UPSTREAM_KEY_MAX */
+	memcpy(key, s->host, hl);
+	key[hl++] = ':';
+	char digits[6];
+	int n = 0;
+	unsigned p = s->port;
+	do {
+		digits[n++] = (char)('0' + p % 10);
+		p /= 10;
+	} while (p);
+	while (n)
+		key[hl++] = digits[--n];
+	key[hl] = '\0';
 }
 
 /* Connect to the next address; 504/502 when none is left. */
