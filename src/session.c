@@ -25,7 +25,7 @@
  *              reset that destroys the reply
  *   S_CLOSED   closed; freed by session_reap() after the current batch
  *
- * Everything happens in session_pump(): after any event it moves bytes in
+ * Everything happens in pump(): after any event it moves bytes in
  * every direction that can move, until nothing can; then it sets the timer.
  * Sockets are edge-triggered; rd/wr flags remember readiness until EAGAIN.
  */
@@ -1305,6 +1305,26 @@ static void on_timer(struct timer *t)
  * itself (repump), since no new edge may ever arrive. */
 #define PUMP_ROUNDS 32
 
+static void check_buf(const struct buf *b)
+{
+	assert(b == NULL || (b->start <= b->parsed && b->parsed <= b->end && b->end <= b->cap));
+}
+
+/* What must hold between events (cheap enough to keep in every build). */
+static void check_invariants(const struct session *s)
+{
+	check_buf(s->cin);
+	check_buf(s->rhead);
+	check_buf(s->uin);
+	check_buf(s->ohead);
+	assert(s->state != S_HEAD || s->up == NULL);
+	assert(s->state != S_CONNECT || s->up != NULL);
+	assert(s->state != S_FORWARD || s->up != NULL || s->abort_after_flush || s->res_done);
+	assert(s->rhead == NULL || s->rhead_sent <= s->rhead->end);
+	assert(!s->res_done || s->res_head_done);
+	(void)s;
+}
+
 static void pump(struct session *s)
 {
 	int rounds;
@@ -1337,6 +1357,7 @@ static void pump(struct session *s)
 		return;
 	if (s->state == S_HEAD || s->state == S_LINGER)
 		trim_bufs(s);
+	check_invariants(s);
 	arm(s);
 }
 
