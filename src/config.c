@@ -36,6 +36,48 @@ void config_defaults(struct config *c)
 	snprintf(c->error_log, sizeof(c->error_log), "stderr");
 	c->log_level = LOG_INFO;
 	snprintf(c->via_name, sizeof(c->via_name), "sluice");
+	c->connect_ports[0] = 443;
+	c->nconnect_ports = 1;
+	c->tunnel_idle_timeout = 600000;
+	c->tunnel_splice = 1;
+}
+
+int config_connect_port_allowed(const struct config *c, unsigned port)
+{
+	for (int i = 0; i < c->nconnect_ports; i++)
+		if (c->connect_ports[i] == port)
+			return 1;
+	return 0;
+}
+
+/* "443 8443" or "443,8443" (spread over argv) into the port list. */
+static int parse_connect_ports(struct config *c, char *const *argv, int argc, const char **why)
+{
+	c->nconnect_ports = 0;
+	for (int i = 0; i < argc; i++) {
+		char tmp[256];
+		snprintf(tmp, sizeof(tmp), "%s", argv[i]);
+		char *save = NULL;
+		for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			char *endp;
+			errno = 0;
+			long p = strtol(tok, &endp, 10);
+			if (*endp != '\0' || errno || p < 1 || p > 65535) {
+				*why = "connect_ports wants port numbers (1-65535)";
+				return -1;
+			}
+			if (c->nconnect_ports == CONFIG_MAX_CONNECT_PORTS) {
+				*why = "too many connect_ports";
+				return -1;
+			}
+			c->connect_ports[c->nconnect_ports++] = (uint16_t)p;
+		}
+	}
+	if (c->nconnect_ports == 0) {
+		*why = "connect_ports wants at least one port";
+		return -1;
+	}
+	return 0;
 }
 
 int config_parse_listen(const char *s, struct listen_cfg *out)
@@ -174,6 +216,7 @@ static const struct directive directives[] = {
 	{ "connect_timeout", K_DURATION, FIELD(connect_timeout), "a duration such as 10s" },
 	{ "response_timeout", K_DURATION, FIELD(response_timeout), "a duration such as 60s" },
 	{ "idle_timeout", K_DURATION, FIELD(idle_timeout), "a duration such as 120s" },
+	{ "tunnel_idle_timeout", K_DURATION, FIELD(tunnel_idle_timeout), "a duration such as 10m" },
 	{ "upstream_idle_timeout", K_DURATION, FIELD(upstream_idle_timeout), "a duration such as 30s" },
 	{ "upstream_pool_max", K_COUNT, FIELD(upstream_pool_max), "a number" },
 	{ "dns_cache_max_ttl", K_DURATION, FIELD(dns_cache_max_ttl), "a duration such as 1h" },
@@ -204,7 +247,10 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 		c->nlisten++;
 		return 0;
 	}
-	static const char *const one_value[] = { "workers", "resolver", "access_log_format", "log_level" };
+	if (strcmp(name, "connect_ports") == 0)
+		return parse_connect_ports(c, argv, argc, why);
+	static const char *const one_value[] = { "workers", "resolver", "access_log_format", "log_level",
+						 "tunnel_splice" };
 	int special = 0;
 	for (size_t i = 0; i < sizeof(one_value) / sizeof(one_value[0]); i++)
 		special |= strcmp(name, one_value[i]) == 0;
@@ -247,6 +293,14 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 			*why = "access_log_format wants squid or combined";
 			return -1;
 		}
+		return 0;
+	}
+	if (strcmp(name, "tunnel_splice") == 0) {
+		if (strcmp(argv[0], "on") != 0 && strcmp(argv[0], "off") != 0) {
+			*why = "tunnel_splice wants on or off";
+			return -1;
+		}
+		c->tunnel_splice = strcmp(argv[0], "on") == 0;
 		return 0;
 	}
 	if (strcmp(name, "log_level") == 0) {
@@ -422,7 +476,8 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	const uint32_t *t[] = { &c->header_timeout, &c->keepalive_timeout, &c->dns_timeout,
-				&c->connect_timeout, &c->response_timeout, &c->idle_timeout };
+				&c->connect_timeout, &c->response_timeout, &c->idle_timeout,
+				&c->tunnel_idle_timeout };
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (*t[i] == 0) {
 			snprintf(err, errlen, "timeouts must be greater than zero");

@@ -297,23 +297,11 @@ static int is_host_char(unsigned char c)
 	return isalnum(c) || c == '-' || c == '.' || c == '_';
 }
 
-int http_target_parse(const char *t, size_t len, struct http_target *out, const char **why)
+/* host[:port] or [v6][:port] in p..end into out (port 80 when absent,
+ * unless need_port). */
+static int parse_authority(const char *p, const char *auth_end, struct http_target *out, const char **why,
+			   int need_port)
 {
-	memset(out, 0, sizeof(*out));
-	if (len < 7 || strncasecmp(t, "http://", 7) != 0) {
-		*why = len >= 8 && strncasecmp(t, "https://", 8) == 0 ? "https URLs go through CONNECT"
-			: len > 0 && t[0] == '/' ? "origin-form request to a forward proxy"
-			: "request target is not an http:// URL";
-		return -1;
-	}
-	const char *p = t + 7, *end = t + len;
-	const char *auth_end = p;
-	while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
-		auth_end++;
-	if (memchr(p, '@', (size_t)(auth_end - p))) {
-		*why = "user information in URL";
-		return -1;
-	}
 	const char *host_end;
 	if (p < auth_end && *p == '[') {
 		const char *close = memchr(p, ']', (size_t)(auth_end - p));
@@ -349,11 +337,15 @@ int http_target_parse(const char *t, size_t len, struct http_target *out, const 
 		memcpy(out->host, p, (size_t)(host_end - p));
 	}
 	out->port = 80;
+	if (need_port && (host_end == auth_end || host_end + 1 == auth_end)) {
+		*why = "CONNECT target has no port";
+		return -1;
+	}
 	if (host_end < auth_end) { /* ":port", possibly empty */
 		unsigned long port = 0;
 		const char *c = host_end + 1;
 		if (c == auth_end)
-			goto port_done;
+			return 0;
 		for (; c < auth_end; c++) {
 			if (!isdigit((unsigned char)*c) || (port = port * 10 + (unsigned long)(*c - '0')) > 65535) {
 				*why = "bad port in URL";
@@ -366,7 +358,41 @@ int http_target_parse(const char *t, size_t len, struct http_target *out, const 
 		}
 		out->port = (uint16_t)port;
 	}
-port_done:
+	return 0;
+}
+
+int http_authority_parse(const char *t, size_t len, struct http_target *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || memchr(t, '/', len) || memchr(t, '@', len)) {
+		*why = "CONNECT target is not host:port";
+		return -1;
+	}
+	if (parse_authority(t, t + len, out, why, 1) == -1)
+		return -1;
+	out->path = "";
+	return 0;
+}
+
+int http_target_parse(const char *t, size_t len, struct http_target *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	if (len < 7 || strncasecmp(t, "http://", 7) != 0) {
+		*why = len >= 8 && strncasecmp(t, "https://", 8) == 0 ? "https URLs go through CONNECT"
+			: len > 0 && t[0] == '/' ? "origin-form request to a forward proxy"
+			: "request target is not an http:// URL";
+		return -1;
+	}
+	const char *p = t + 7, *end = t + len;
+	const char *auth_end = p;
+	while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
+		auth_end++;
+	if (memchr(p, '@', (size_t)(auth_end - p))) {
+		*why = "user information in URL";
+		return -1;
+	}
+	if (parse_authority(p, auth_end, out, why, 0) == -1)
+		return -1;
 	if (auth_end == end || *auth_end == '#') {
 		out->path = "/";
 		out->path_len = 1;
@@ -492,6 +518,8 @@ int http_write_request(struct buf *out, const struct http_head *h, const struct 
 	put(&w, host, hl);
 	put(&w, "\r\n", 2);
 	put_kept_headers(&w, h, max_forwards_dec ? h->max_forwards_idx : -1, h->max_forwards - 1);
+	if (h->keep_upgrade)
+		puts_(&w, "Connection: upgrade\r\n");
 	put_via(&w, h, via_name);
 	put(&w, "\r\n", 2);
 	return finish(&w, mark);
@@ -509,7 +537,9 @@ int http_write_response(struct buf *out, const struct http_head *h, const char *
 	put(&w, "\r\n", 2);
 	put_kept_headers(&w, h, -1, 0);
 	put_via(&w, h, via_name);
-	if (mode == HTTP_CONN_ADD_CLOSE)
+	if (h->keep_upgrade)
+		puts_(&w, "Connection: upgrade\r\n");
+	else if (mode == HTTP_CONN_ADD_CLOSE)
 		puts_(&w, "Connection: close\r\n");
 	else if (mode == HTTP_CONN_ADD_KEEPALIVE)
 		puts_(&w, "Connection: keep-alive\r\n");

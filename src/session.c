@@ -20,6 +20,8 @@
  *   S_CONNECT  non-blocking connect in flight (connect_timeout -> 504)
  *   S_FORWARD  request going up and response coming down
  *   S_REPLY    sending a response sluice made itself (errors, TRACE)
+ *   S_TUNNEL   after "200 Connection established" or a 101: the head goes
+ *              out first, then src/tunnel.c relays bytes both ways
  *   S_LINGER   reply sent and write side shut: discarding input until the
  *              client closes, so unread bytes cannot turn our close into a
  *              reset that destroys the reply
@@ -51,7 +53,10 @@
 #define LINGER_MS 2000
 #define MAX_ADDRS 4
 
-enum state { S_HEAD, S_RESOLVE, S_CONNECT, S_FORWARD, S_REPLY, S_LINGER, S_CLOSED };
+enum state { S_HEAD, S_RESOLVE, S_CONNECT, S_FORWARD, S_REPLY, S_TUNNEL, S_LINGER, S_CLOSED };
+
+/* What the current request asks to become. */
+enum tunnel_kind { T_NONE, T_CONNECT, T_UPGRADE };
 
 /* What the last llhttp callback told us (read after llhttp_execute). */
 enum parse_event { EV_NONE, EV_HEAD, EV_MESSAGE, EV_HEAD_AND_MESSAGE };
@@ -86,6 +91,8 @@ struct session {
 	uint8_t local_reply;		/* the response is sluice's own */
 	uint8_t dechunk;		/* HTTP/1.0 client, chunked response: decode */
 	uint8_t has_upeer;
+	uint8_t tunnel;			/* enum tunnel_kind */
+	uint8_t tunnel_live;		/* the relays are running */
 	union sockaddr_any upeer;	/* the origin address used, for the log */
 	uint32_t nreq;			/* exchanges completed on this connection */
 
@@ -95,6 +102,7 @@ struct session {
 	struct buf *uin;		/* origin -> sluice, raw */
 	struct buf *ohead;		/* response heads and local replies, to client */
 	struct upstream *up;
+	struct relay r_up, r_down;	/* S_TUNNEL: client -> origin, origin -> client */
 
 	llhttp_t req, res;
 	uint32_t url_len;
@@ -295,6 +303,10 @@ static void close_session(struct session *s)
 		setsockopt(s->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	dns_cancel(w->dns, &s->dnsw);
+	if (s->tunnel_live) {
+		relay_release(&s->r_up, w->pipes);
+		relay_release(&s->r_down, w->pipes);
+	}
 	drop_upstream(s);
 	timer_cancel(w->loop, &s->timer);
 	loop_del(w->loop, &s->io);
@@ -356,6 +368,17 @@ static void log_request(struct session *s)
 		memcpy(url + n, path, plen);
 		url_len = (size_t)n + plen;
 	}
+	if (s->tunnel == T_CONNECT) {
+		int n = snprintf(url, sizeof(url), strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host, s->port);
+		url_len = n > 0 ? (size_t)n : 0;
+		method = "CONNECT";
+	}
+	char tunnel_note[96];
+	if (s->tunnel_live) {
+		snprintf(tunnel_note, sizeof(tunnel_note), "tunnel up=%llu down=%llu%s%s",
+			 (unsigned long long)s->r_up.bytes, (unsigned long long)s->r_down.bytes,
+			 s->reason ? ": " : "", s->reason ? s->reason : "");
+	}
 	char peer[80] = "-";
 	if (s->has_upeer)
 		log_host(&s->upeer.sa, peer, sizeof(peer));
@@ -363,7 +386,8 @@ static void log_request(struct session *s)
 		.start_ms = s->start_wall,
 		.elapsed_ms = loop_now(w->loop) - s->start_mono,
 		.client = &s->peer.sa,
-		.code = s->local_reply ? "TAG_NONE" : s->reason ? "TCP_MISS_ABORTED" : "TCP_MISS",
+		.code = s->local_reply ? "TAG_NONE" : s->tunnel_live ? "TCP_TUNNEL"
+			: s->reason ? "TCP_MISS_ABORTED" : "TCP_MISS",
 		.status = s->status,
 		.bytes = s->bytes_out,
 		.method = method,
@@ -373,7 +397,7 @@ static void log_request(struct session *s)
 		.peer = peer,
 		.type = s->ctype[0] ? s->ctype : NULL,
 		.type_len = strlen(s->ctype),
-		.reason = s->reason,
+		.reason = s->tunnel_live ? tunnel_note : s->reason,
 	};
 	access_log_write(&w->alog, &e);
 }
@@ -400,6 +424,7 @@ static void begin_request(struct session *s)
 	s->status = 0;
 	s->reason = NULL;
 	s->local_reply = s->has_upeer = s->dechunk = 0;
+	s->tunnel = T_NONE;
 	s->bytes_out = 0;
 	s->ctype[0] = '\0';
 	s->naddrs = s->addr_idx = 0;
@@ -589,6 +614,45 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 	s->state = S_REPLY;
 }
 
+/* "Connection: upgrade" with an Upgrade header: both go through, and a 101
+ * turns the connection into a tunnel. */
+static void keep_upgrade(struct session *s, struct http_head *h)
+{
+	int up = http_find(h, "Upgrade");
+	if (up < 0 || !(h->conn_tokens & HTTP_CONN_UPGRADE))
+		return;
+	h->hdr[up].drop = 0;
+	h->keep_upgrade = 1;
+	s->tunnel = T_UPGRADE;
+}
+
+/* CONNECT host:port: check the port, then connect; "200 Connection
+ * established" goes out only once the origin has accepted. */
+static void on_connect_head(struct session *s, const struct http_head *h)
+{
+	struct worker *w = W(s);
+	struct buf *b = s->cin;
+	struct http_target t;
+	const char *why;
+	if (http_authority_parse(h->raw + h->part[1].off, h->part[1].len, &t, &why) == -1) {
+		reply_error(s, 400, why);
+		return;
+	}
+	snprintf(s->host, sizeof(s->host), "%s", t.host);
+	s->port = t.port;
+	s->tunnel = T_CONNECT;
+	if (!config_connect_port_allowed(w->cfg, t.port)) {
+		reply_error(s, 403, "CONNECT to this port is not allowed");
+		return;
+	}
+	s->req_done = 1;	/* llhttp is done with this connection */
+	b->start = b->parsed;	/* bytes behind the head (a ClientHello) wait in cin */
+	b->parsed = b->end;
+	llhttp_init(&s->res, HTTP_RESPONSE, &res_settings);
+	s->res.data = s;
+	route(s, 0);		/* a tunnel needs its own connection, never a pooled one */
+}
+
 /* The request head is complete in cin [start, parsed). */
 static void on_request_head(struct session *s)
 {
@@ -618,12 +682,12 @@ static void on_request_head(struct session *s)
 		reply_error(s, 400, "Transfer-Encoding in an HTTP/1.0 request");
 		return;
 	}
-	if (s->req.method == HTTP_CONNECT) {
-		reply_error(s, 501, "CONNECT is not supported yet");
-		return;
-	}
 	struct http_target t;
 	const char *why;
+	if (s->req.method == HTTP_CONNECT) {
+		on_connect_head(s, &h);
+		return;
+	}
 	if (http_target_parse(h.raw + h.part[1].off, h.part[1].len, &t, &why) == -1) {
 		s->method_len = 0; /* no URL worth logging */
 		reply_error(s, 400, why);
@@ -641,6 +705,7 @@ static void on_request_head(struct session *s)
 		return;
 	}
 	http_mark_hop_by_hop(&h);
+	keep_upgrade(s, &h);
 	if (need_buf(s, &s->rhead) == -1) {
 		close_session(s);
 		return;
@@ -660,7 +725,7 @@ static void on_request_head(struct session *s)
 static int parse_request(struct session *s)
 {
 	struct buf *b = s->cin;
-	if (s->req_done || s->state == S_REPLY || s->state == S_LINGER || b == NULL)
+	if (s->req_done || s->state == S_REPLY || s->state == S_LINGER || s->state == S_TUNNEL || b == NULL)
 		return 0;
 	/* After the head, llhttp may complete a body-less message without
 	 * another byte, so it runs on an empty input then too. */
@@ -743,7 +808,7 @@ static void on_response_head(struct session *s, int also_message)
 		reply_error(s, 502, "malformed response from upstream");
 		return;
 	}
-	if (h.status == 101) {
+	if (h.status == 101 && s->tunnel != T_UPGRADE) {
 		reply_error(s, 502, "upstream switched protocols unasked");
 		return;
 	}
@@ -755,6 +820,22 @@ static void on_response_head(struct session *s, int also_message)
 	 * make all its room usable before each head. */
 	buf_compact(s->ohead);
 	http_mark_hop_by_hop(&h);
+	if (h.status == 101) {
+		int up = http_find(&h, "Upgrade");
+		if (up >= 0)
+			h.hdr[up].drop = 0;
+		h.keep_upgrade = 1;
+		if (http_write_response(s->ohead, &h, w->cfg->via_name, HTTP_CONN_AS_IS) == -1) {
+			reply_error(s, 502, "response head too large");
+			return;
+		}
+		s->status = 101;
+		s->res_head_done = s->res_done = 1;
+		b->start = b->parsed; /* what follows the 101 is the new protocol's */
+		b->parsed = b->end;
+		s->state = S_TUNNEL;
+		return;
+	}
 	if (h.status < 200) {
 		/* interim: forward (not to HTTP/1.0 clients, RFC 9110 15.2) and wait for more */
 		if (!s->http10 && http_write_response(s->ohead, &h, w->cfg->via_name, HTTP_CONN_AS_IS) == -1) {
@@ -1014,7 +1095,7 @@ static ssize_t write_out(int fd, const char *h, size_t hlen, struct buf *body, u
 
 static int client_read(struct session *s)
 {
-	if (!s->c_rd || s->c_eof)
+	if (!s->c_rd || s->c_eof || s->tunnel_live)
 		return 0;
 	if (need_buf(s, &s->cin) == -1) {
 		close_session(s);
@@ -1160,6 +1241,54 @@ static int request_sent(const struct session *s)
 	       (s->cin == NULL || buf_pending(s->cin) == 0);
 }
 
+/* The relays start once the head that opened the tunnel has gone out, so
+ * nothing the origin says can overtake it. */
+static void tunnel_start(struct session *s)
+{
+	struct worker *w = W(s);
+	int copy = !w->cfg->tunnel_splice;
+	if (s->cin && s->cin->start == s->cin->end)
+		put_buf(s, &s->cin);
+	if (s->uin && s->uin->start == s->uin->end)
+		put_buf(s, &s->uin);
+	put_buf(s, &s->rhead);
+	s->req_done = 1;
+	s->c_rd = s->u_rd = 1; /* bytes may have arrived while the head went out */
+	relay_init(&s->r_up, s->io.fd, s->up->io.fd, &s->c_rd, &s->u_wr, &s->cin, copy);
+	relay_init(&s->r_down, s->up->io.fd, s->io.fd, &s->u_rd, &s->c_wr, &s->uin, copy);
+	s->r_down.bytes = s->bytes_out; /* the head that opened the tunnel counts */
+	s->tunnel_live = 1;
+}
+
+/* Move tunnel bytes; close when both directions ended or one failed. */
+static int tunnel_step(struct session *s)
+{
+	struct worker *w = W(s);
+	if (!s->tunnel_live) {
+		if (s->ohead && !buf_empty(s->ohead))
+			return 0;
+		tunnel_start(s);
+	}
+	int moved = 0;
+	enum relay_result a = relay_move(&s->r_up, w->pipes, &w->bufs, &moved);
+	enum relay_result b = a == RELAY_ERROR ? RELAY_ERROR : relay_move(&s->r_down, w->pipes, &w->bufs, &moved);
+	s->bytes_out = s->r_down.bytes;
+	if (moved)
+		s->last_active = loop_now(w->loop);
+	if (a == RELAY_ERROR || b == RELAY_ERROR) {
+		s->reason = "tunnel connection reset";
+		close_session(s);
+		return 0;
+	}
+	if (s->r_up.done && s->r_down.done) {
+		close_session(s);
+		return 0;
+	}
+	if (a == RELAY_MORE || b == RELAY_MORE)
+		s->repump = 1;
+	return 0; /* the relays loop by themselves; the pump need not go round */
+}
+
 /* Transitions that depend on the byte counts, checked after each round. */
 static void settle(struct session *s)
 {
@@ -1221,6 +1350,8 @@ static uint64_t deadline(const struct session *s)
 		return s->last_active + c->idle_timeout;
 	case S_REPLY:
 		return s->last_active + c->idle_timeout;
+	case S_TUNNEL:
+		return s->last_active + c->tunnel_idle_timeout;
 	case S_LINGER:
 		return s->phase_start + LINGER_MS; /* total: a flooding client cannot stretch it */
 	case S_CLOSED:
@@ -1292,6 +1423,10 @@ static void on_timer(struct timer *t)
 	case S_REPLY:
 		close_session(s); /* the client is not reading its reply */
 		break;
+	case S_TUNNEL:
+		s->reason = "tunnel idle timeout";
+		close_session(s);
+		break;
 	case S_LINGER:
 	case S_CLOSED:
 		close_session(s);
@@ -1349,6 +1484,11 @@ static void pump(struct session *s)
 		progress |= client_write(s);
 		if (s->state == S_CLOSED)
 			return;
+		if (s->state == S_TUNNEL) {
+			progress |= tunnel_step(s);
+			if (s->state == S_CLOSED)
+				return;
+		}
 		settle(s);
 		if (!progress)
 			break;
@@ -1371,6 +1511,17 @@ static void on_client(struct io *io, uint32_t events)
 	pump(s);
 }
 
+static void connect_established(struct session *s)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	if (need_buf(s, &s->ohead) == -1 || buf_append(s->ohead, ok, sizeof(ok) - 1) == -1) {
+		close_session(s);
+		return;
+	}
+	s->status = 200;
+	s->state = S_TUNNEL;
+}
+
 static void on_upstream(void *owner, uint32_t events)
 {
 	struct session *s = owner;
@@ -1383,6 +1534,8 @@ static void on_upstream(void *owner, uint32_t events)
 			s->state = S_FORWARD;
 			s->upeer = s->up->addr;
 			s->has_upeer = 1;
+			if (s->tunnel == T_CONNECT)
+				connect_established(s);
 		} else {
 			s->connect_errno = errno;
 			char a[80];

@@ -60,9 +60,10 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 		goto fail;
 	w->pool = upstream_pool_new(w->loop, cfg->upstream_pool_max, cfg->upstream_idle_timeout);
 	w->hdrs = calloc(cfg->max_headers, sizeof(*w->hdrs));
+	w->pipes = pipe_pool_new(256);
 	w->qcap = 1024;
 	w->queue = calloc(w->qcap, sizeof(*w->queue));
-	if (w->pool == NULL || w->hdrs == NULL || w->queue == NULL) {
+	if (w->pool == NULL || w->hdrs == NULL || w->queue == NULL || w->pipes == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -138,6 +139,8 @@ void worker_destroy(struct worker *w)
 	if (w->pool)
 		upstream_pool_free(w->pool);
 	w->pool = NULL;
+	pipe_pool_free(w->pipes);
+	w->pipes = NULL;
 	if (w->dns)
 		dns_free(w->dns);
 	w->dns = NULL;

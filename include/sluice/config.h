@@ -18,6 +18,7 @@
 #include "sluice/log.h"
 
 #define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_CONNECT_PORTS 32
 
 struct listen_cfg {
 	struct sockaddr_storage addr;
@@ -56,6 +57,11 @@ struct config {
 	char error_log[4096];		/* path or "stderr" */
 	enum log_level log_level;
 	char via_name[64];		/* pseudonym in Via */
+
+	uint16_t connect_ports[CONFIG_MAX_CONNECT_PORTS];	/* CONNECT may reach these */
+	int nconnect_ports;
+	uint32_t tunnel_idle_timeout;	/* ms of silence both ways */
+	int tunnel_splice;		/* 0: relay with recv/send (tests, odd kernels) */
 };
 
 /* Fill in the built-in defaults. */
@@ -73,6 +79,9 @@ int config_validate(const struct config *c, char *err, size_t errlen);
 
 /* Parse "host:port", "[v6]:port" or ":port" (all addresses) into a listener. */
 int config_parse_listen(const char *s, struct listen_cfg *out);
+
+/* May CONNECT reach this port? */
+int config_connect_port_allowed(const struct config *c, unsigned port);
 
 /* Parse a duration in ms or a size in bytes; 0 or -1. */
 int config_parse_duration(const char *s, uint32_t *ms);

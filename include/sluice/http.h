@@ -70,6 +70,8 @@ struct http_head {
 	int conn_tokens;		/* HTTP_CONN_* seen in Connection */
 	int max_forwards;		/* -1: absent or unparsable */
 	int max_forwards_idx;
+	int keep_upgrade;		/* set by the caller: an Upgrade goes through
+					   (Upgrade kept, "Connection: upgrade" written) */
 };
 
 /* Split the head raw[0..len) (start line through the empty line) into parts.
@@ -105,6 +107,10 @@ struct http_target {
 /* Parse "http://host[:port][/path][?query]".  Returns 0, or -1 with a short
  * reason in *why. */
 int http_target_parse(const char *t, size_t len, struct http_target *out, const char **why);
+
+/* Parse a CONNECT target, "host:port" or "[v6]:port" (the port is
+ * required).  Returns 0, or -1 with a short reason in *why. */
+int http_authority_parse(const char *t, size_t len, struct http_target *out, const char **why);
 
 /* Write the Host value for a target ("h", "h:port", "[v6]:port") into dst
  * (at least 264 bytes).  Returns its length. */

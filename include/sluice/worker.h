@@ -19,6 +19,7 @@
 #include "sluice/http.h"
 #include "sluice/log.h"
 #include "sluice/loop.h"
+#include "sluice/tunnel.h"
 #include "sluice/upstream.h"
 
 struct session;
@@ -41,6 +42,7 @@ struct worker {
 	struct loop *loop;
 	struct dns *dns;
 	struct upstream_pool *pool;
+	struct pipe_pool *pipes;	/* for tunnels */
 	struct buf_pool bufs;
 	struct access_log alog;
 	struct http_hdr *hdrs;		/* scratch for one head at a time */
