@@ -1252,6 +1252,7 @@ static void tunnel_start(struct session *s)
 	if (s->uin && s->uin->start == s->uin->end)
 		put_buf(s, &s->uin);
 	put_buf(s, &s->rhead);
+	put_buf(s, &s->ohead); /* flushed: tunnel_step starts only then */
 	s->req_done = 1;
 	s->c_rd = s->u_rd = 1; /* bytes may have arrived while the head went out */
 	relay_init(&s->r_up, s->io.fd, s->up->io.fd, &s->c_rd, &s->u_wr, &s->cin, copy);
