@@ -103,6 +103,7 @@ struct session {
 	struct buf *ohead;		/* response heads and local replies, to client */
 	struct upstream *up;
 	struct relay r_up, r_down;	/* S_TUNNEL: client -> origin, origin -> client */
+	char *tunnel_line;		/* upgraded tunnel: the request line, for its log line */
 
 	llhttp_t req, res;
 	uint32_t url_len;
@@ -316,6 +317,8 @@ static void close_session(struct session *s)
 	put_buf(s, &s->rhead);
 	put_buf(s, &s->uin);
 	put_buf(s, &s->ohead);
+	free(s->tunnel_line);
+	s->tunnel_line = NULL;
 	s->state = S_CLOSED;
 	unlink_live(s);
 	s->next = w->dead;
@@ -351,14 +354,16 @@ static void log_request(struct session *s)
 	size_t url_len = 0;
 	const char *method = "-";
 	char mbuf[32];
-	if (s->rhead && s->method_len > 0 && s->method_len < sizeof(mbuf)) {
-		/* the rewritten head starts "METHOD /path HTTP/1.1" */
-		const char *h = s->rhead->data;
+	/* the rewritten head (or, in an upgraded tunnel, its saved first line)
+	 * starts "METHOD /path HTTP/1.1" */
+	const char *h = s->rhead ? s->rhead->data : s->tunnel_line;
+	size_t hlen = s->rhead ? s->rhead->end : s->tunnel_line ? strlen(s->tunnel_line) : 0;
+	if (h && s->method_len > 0 && s->method_len < sizeof(mbuf) && hlen > s->method_len) {
 		memcpy(mbuf, h, s->method_len);
 		mbuf[s->method_len] = '\0';
 		method = mbuf;
 		const char *path = h + s->method_len + 1;
-		const char *sp = memchr(path, ' ', s->rhead->end - s->method_len - 1);
+		const char *sp = memchr(path, ' ', hlen - s->method_len - 1);
 		size_t plen = sp ? (size_t)(sp - path) : 0;
 		int n = snprintf(url, sizeof(url), strchr(s->host, ':') ? "http://[%s]" : "http://%s", s->host);
 		if (s->port != 80)
@@ -619,7 +624,8 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 static void keep_upgrade(struct session *s, struct http_head *h)
 {
 	int up = http_find(h, "Upgrade");
-	if (up < 0 || !(h->conn_tokens & HTTP_CONN_UPGRADE))
+	/* RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored */
+	if (up < 0 || !(h->conn_tokens & HTTP_CONN_UPGRADE) || h->minor == 0)
 		return;
 	h->hdr[up].drop = 0;
 	h->keep_upgrade = 1;
@@ -1251,6 +1257,12 @@ static void tunnel_start(struct session *s)
 		put_buf(s, &s->cin);
 	if (s->uin && s->uin->start == s->uin->end)
 		put_buf(s, &s->uin);
+	if (s->tunnel == T_UPGRADE && s->rhead) {
+		/* keep the request line for the log line at the end, not the buffer */
+		const char *eol = memchr(s->rhead->data, '\r', s->rhead->end);
+		size_t n = eol ? (size_t)(eol - s->rhead->data) : 0;
+		s->tunnel_line = strndup(s->rhead->data, n);
+	}
 	put_buf(s, &s->rhead);
 	put_buf(s, &s->ohead); /* flushed: tunnel_step starts only then */
 	s->req_done = 1;
