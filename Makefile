@@ -103,7 +103,11 @@ $(BUILD)/dnsshim: tests/e2e/dnsshim.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -o $@ $<
 
-E2E_TOOLS = $(BUILD)/sluice $(BUILD)/origin $(BUILD)/dnsshim
+$(BUILD)/tunnelpeer: tests/e2e/tunnelpeer.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -pthread -o $@ $<
+
+E2E_TOOLS = $(BUILD)/sluice $(BUILD)/origin $(BUILD)/dnsshim $(BUILD)/tunnelpeer
 
 -include $(OBJS:.o=.d)
 
@@ -133,7 +137,7 @@ asan-test:
 # workers, and everything the e2e tests drive through them.
 tsan-test:
 	$(MAKE) deps-test
-	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" build-tsan/sluice build-tsan/origin build-tsan/dnsshim
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" build-tsan/sluice build-tsan/origin build-tsan/dnsshim build-tsan/tunnelpeer
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/e2e/run build-tsan $(TSAN_TESTS)
 
 install: $(BUILD)/sluice

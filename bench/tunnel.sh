@@ -10,6 +10,7 @@ RUN=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$RUN"; }
 trap cleanup EXIT
+trap "exit 143" TERM INT
 ulimit -n "$(ulimit -Hn)"
 make -s build/sluice
 cc -std=gnu11 -O2 -Wall -Wextra -pthread -o "$RUN/tcpbench" bench/tcpbench.c
@@ -24,10 +25,18 @@ build/sluice -c "$RUN/sluice.conf" 2>"$RUN/sluice.err" & SLUICE_PID=$!; PIDS+=($
 for _ in $(seq 100); do grep -q "listening on" "$RUN/sluice.err" && break; sleep 0.05; done
 SLUICE=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$RUN/sluice.err" | head -n1)
 
-HAPORT=$(( 40000 + RANDOM % 10000 ))
-sed -e "s#@LISTEN@#127.0.0.1:$HAPORT#" -e "s#@TARGET@#$SINK#" bench/haproxy-tcp.cfg >"$RUN/haproxy.cfg"
-haproxy -f "$RUN/haproxy.cfg" -db 2>"$RUN/haproxy.err" & PIDS+=($!)
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$HAPORT) 2>/dev/null && break; sleep 0.05; done
+# HAProxy cannot report a kernel-chosen port: try a few random ones.
+for _ in 1 2 3 4 5; do
+	HAPORT=$(( 40000 + RANDOM % 10000 ))
+	sed -e "s#@LISTEN@#127.0.0.1:$HAPORT#" -e "s#@TARGET@#$SINK#" bench/haproxy-tcp.cfg >"$RUN/haproxy.cfg"
+	haproxy -f "$RUN/haproxy.cfg" -db 2>"$RUN/haproxy.err" & HAPID=$!
+	for _ in $(seq 100); do
+		(exec 3<>/dev/tcp/127.0.0.1/$HAPORT) 2>/dev/null && break
+		kill -0 "$HAPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$HAPID" 2>/dev/null && { PIDS+=($HAPID); break; }
+done
 (exec 3<>/dev/tcp/127.0.0.1/$HAPORT) 2>/dev/null || { echo "haproxy did not start:" >&2; cat "$RUN/haproxy.err" >&2; exit 1; }
 
 # A failing candidate is reported as failing, never as a number.

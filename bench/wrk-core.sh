@@ -10,6 +10,7 @@ RUN=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$RUN"; }
 trap cleanup EXIT
+trap "exit 143" TERM INT
 OPORT=$(( 30000 + RANDOM % 10000 )) SPORT=$(( 40000 + RANDOM % 10000 ))
 chmod 755 "$RUN"; mkdir -p "$RUN/www"
 head -c 100 /dev/zero | tr '\0' 'x' >"$RUN/www/small"

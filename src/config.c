@@ -55,10 +55,8 @@ static int parse_connect_ports(struct config *c, char *const *argv, int argc, co
 {
 	c->nconnect_ports = 0;
 	for (int i = 0; i < argc; i++) {
-		char tmp[256];
-		snprintf(tmp, sizeof(tmp), "%s", argv[i]);
-		char *save = NULL;
-		for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *save = NULL; /* argv points into the caller's line copy: split in place */
+		for (char *tok = strtok_r(argv[i], ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			char *endp;
 			errno = 0;
 			long p = strtol(tok, &endp, 10);
@@ -383,11 +381,11 @@ int config_parse(struct config *c, const char *text, const char *name, char *err
 		char *hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
-		char *argv[8];
+		char *argv[CONFIG_MAX_CONNECT_PORTS + 1]; /* the longest directive: connect_ports */
 		int argc = 0;
 		char *save = NULL;
 		for (char *tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
-			if (argc == 8) {
+			if (argc == (int)(sizeof(argv) / sizeof(argv[0]))) {
 				snprintf(err, errlen, "%s:%d: too many values", name, lineno);
 				return -1;
 			}

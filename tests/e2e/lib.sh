@@ -37,6 +37,7 @@ cleanup() {
 	[ "$bad" = 0 ] || exit 1
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT   # so that EXIT cleanup runs when timeout stops a test
 
 fail() {
 	echo "FAIL: $*" >&2

@@ -14,5 +14,6 @@ Suite *config_suite(void);
 Suite *dns_cache_suite(void);
 Suite *buf_suite(void);
 Suite *loop_suite(void);
+Suite *tunnel_suite(void);
 
 #endif
