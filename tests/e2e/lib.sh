@@ -217,3 +217,25 @@ start_shim() {
 	wait_for 5 test -s "$T/shim.port" || fail "dnsshim did not start: $(cat "$T/shim.err")"
 	SHIM_PORT=$(cat "$T/shim.port")
 }
+
+# --- tunnel helpers ----------------------------------------------------------------
+
+NPEER=0
+# start_peer ARGS: "tunnelpeer serve ARGS" (built by make) on 127.0.0.1; sets
+# PEER_PORT, PEER_PID and PEER_REPORT (lines "conn conn=N", "eof conn=N ...",
+# "done conn=N ..."; the usage is at the top of tests/e2e/tunnelpeer.c).
+start_peer() {
+	local bin="$BUILD/tunnelpeer" n=$((++NPEER))
+	[ -x "$bin" ] || fail "$bin missing: make $bin"
+	PEER_REPORT="$T/peer$n.report"
+	: >"$PEER_REPORT"
+	"$bin" serve -f "$T/peer$n.port" -R "$PEER_REPORT" "$@" 2>"$T/peer$n.err" &
+	PEER_PID=$!
+	PIDS+=("$PEER_PID")
+	wait_for 5 test -s "$T/peer$n.port" || fail "tunnelpeer did not start: $(cat "$T/peer$n.err")"
+	PEER_PORT=$(cat "$T/peer$n.port")
+}
+# pipes: pipe fds sluice holds now (splice's pipes; idle ones sit in the pools)
+pipes() { find "/proc/$SLUICE_PID/fd" -lname 'pipe:*' 2>/dev/null | wc -l; }
+# lines_ge N PATTERN FILE: FILE has at least N lines matching PATTERN
+lines_ge() { [ "$(grep -c -- "$2" "$3" 2>/dev/null)" -ge "$1" ]; }

@@ -4,28 +4,10 @@
 # second round over the pipes the first one left in the worker pools.
 . "$(dirname "$0")/lib.sh"
 
-NPEER=0
-# start_peer ARGS: "tunnelpeer serve ARGS" on 127.0.0.1; sets PEER_PORT,
-# PEER_PID and PEER_REPORT (one "done conn=N ..." line per connection).
-start_peer() {
-	local bin="$BUILD/tunnelpeer" n=$((++NPEER))
-	[ -x "$bin" ] || fail "$bin missing: make $bin"
-	PEER_REPORT="$T/peer$n.report"
-	: >"$PEER_REPORT"
-	"$bin" serve -f "$T/peer$n.port" -R "$PEER_REPORT" "$@" 2>"$T/peer$n.err" &
-	PEER_PID=$!
-	PIDS+=("$PEER_PID")
-	wait_for 5 test -s "$T/peer$n.port" || fail "tunnelpeer did not start: $(cat "$T/peer$n.err")"
-	PEER_PORT=$(cat "$T/peer$n.port")
-}
 # client ARGS: "tunnelpeer client" through sluice; output in $T/client.out
 client() {
 	"$BUILD/tunnelpeer" client -p "$SLUICE_PORT" "$@" >"$T/client.out" 2>&1
 }
-# pipes: pipe fds sluice holds now
-pipes() { find "/proc/$SLUICE_PID/fd" -lname 'pipe:*' 2>/dev/null | wc -l; }
-# lines_ge N PATTERN FILE: FILE has at least N lines matching PATTERN
-lines_ge() { [ "$(grep -c -- "$2" "$3" 2>/dev/null)" -ge "$1" ]; }
 
 start_peer -o both -s 1G -r 1G -T 80
 BIG_PORT=$PEER_PORT BIG_REPORT=$PEER_REPORT

@@ -13,22 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 
 SPLICE=${TUNNEL_SPLICE:-on}
-NPEER=0
-# start_peer ARGS: "tunnelpeer serve ARGS"; sets PEER_PORT, PEER_PID and
-# PEER_REPORT (lines "conn conn=N", "eof conn=N ...", "done conn=N ...").
-start_peer() {
-	local bin="$BUILD/tunnelpeer" n=$((++NPEER))
-	[ -x "$bin" ] || fail "$bin missing: make $bin"
-	PEER_REPORT="$T/peer$n.report"
-	: >"$PEER_REPORT"
-	"$bin" serve -f "$T/peer$n.port" -R "$PEER_REPORT" "$@" 2>"$T/peer$n.err" &
-	PEER_PID=$!
-	PIDS+=("$PEER_PID")
-	wait_for 5 test -s "$T/peer$n.port" || fail "tunnelpeer did not start: $(cat "$T/peer$n.err")"
-	PEER_PORT=$(cat "$T/peer$n.port")
-}
-# pipes: pipe fds sluice holds now (splice's pipes stay in the worker pools)
-pipes() { find "/proc/$SLUICE_PID/fd" -lname 'pipe:*' 2>/dev/null | wc -l; }
 # client ARGS: "tunnelpeer client" through sluice; output in $T/client.out
 client() {
 	"$BUILD/tunnelpeer" client -p "$SLUICE_PORT" "$@" >"$T/client.out" 2>&1

@@ -29,8 +29,6 @@ start_dnsmasq "$T/hosts" 60
 start_origin
 start_sluice "resolver 127.0.0.1:$DNS_PORT" "connect_ports $TLS_PORT $ORIGIN_PORT"
 
-# tunnel_lines PATTERN N: wait until N TCP_TUNNEL/200 lines match PATTERN
-lines_ge() { [ "$(grep -c -- "$2" "$3" 2>/dev/null)" -ge "$1" ]; }
 tunnel_lines() {
 	wait_for 10 lines_ge "$2" "TCP_TUNNEL/200 .* CONNECT $1 .*tunnel up=[1-9][0-9]* down=[1-9][0-9]*\"$" "$T/access.log" ||
 		fail "want $2 TCP_TUNNEL/200 lines for CONNECT $1 with nonzero counts: $(cat "$T/access.log")"

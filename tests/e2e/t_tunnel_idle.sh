@@ -5,18 +5,6 @@
 # against max_connections.
 . "$(dirname "$0")/lib.sh"
 
-NPEER=0
-# start_peer ARGS: "tunnelpeer serve ARGS"; sets PEER_PORT and PEER_REPORT
-start_peer() {
-	local bin="$BUILD/tunnelpeer" n=$((++NPEER))
-	[ -x "$bin" ] || fail "$bin missing: make $bin"
-	PEER_REPORT="$T/peer$n.report"
-	: >"$PEER_REPORT"
-	"$bin" serve -f "$T/peer$n.port" -R "$PEER_REPORT" "$@" 2>"$T/peer$n.err" &
-	PIDS+=($!)
-	wait_for 5 test -s "$T/peer$n.port" || fail "tunnelpeer did not start: $(cat "$T/peer$n.err")"
-	PEER_PORT=$(cat "$T/peer$n.port")
-}
 # closed_in OUT LO HI WHAT: the client's "closed after N ms" is within [LO, HI]
 closed_in() {
 	local ms
