@@ -29,6 +29,7 @@ VERSION  := 0.1.0
 # Packages needed to build, and the extra ones the tests drive.
 BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev libcrypt-dev check
 TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 openssl
+BENCH_DEBS := wrk nginx-light haproxy curl
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -37,7 +38,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJS := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
-.PHONY: all run test unit e2e asan-test tsan-test deps deps-test clean help install
+.PHONY: all run test unit e2e asan-test tsan-test bench deps deps-test deps-bench clean help install
 
 # Public targets first install what is missing, then build in a second make:
 # make caches directory listings, so a make that installed llhttp's sources
@@ -51,6 +52,7 @@ help:
 	@echo "make test       build and run the unit and end-to-end tests"
 	@echo "make asan-test  the same tests on an ASan+UBSan build (build-asan/)"
 	@echo "make tsan-test  the end-to-end tests on a ThreadSanitizer build (build-tsan/)"
+	@echo "make bench      load tests through sluice vs direct and HAProxy (bench/README.md)"
 	@echo "make install    install the binary, example config and systemd unit under DESTDIR"
 
 # --- dependencies ---------------------------------------------------------------
@@ -75,6 +77,9 @@ deps:
 
 deps-test: deps
 	$(call need_debs,$(TEST_DEBS))
+
+deps-bench: deps
+	$(call need_debs,$(BENCH_DEBS))
 
 # --- build ----------------------------------------------------------------------
 $(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -132,6 +137,13 @@ e2e: deps-test
 asan-test:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+# Load tests through sluice (bench/README.md); figures go to bench/RESULTS.md by hand.
+bench: deps-bench
+	$(MAKE) $(BUILD)/sluice
+	bench/wrk-core.sh 3 10 400
+	bench/wrk-core.sh 3 10 50
+	bench/tunnel.sh 3 2147483648 2000
 
 # ThreadSanitizer over the threaded paths: the acceptor hand-off, the
 # workers, and everything the e2e tests drive through them.
