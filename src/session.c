@@ -827,6 +827,10 @@ static void on_response_head(struct session *s, int also_message)
 	buf_compact(s->ohead);
 	http_mark_hop_by_hop(&h);
 	if (h.status == 101) {
+		if (s->rhead_sent < s->rhead->end) {
+			reply_error(s, 502, "upstream switched protocols before the request was sent");
+			return;
+		}
 		int up = http_find(&h, "Upgrade");
 		if (up >= 0)
 			h.hdr[up].drop = 0;
@@ -1141,6 +1145,8 @@ static void client_eof(struct session *s)
 		s->close_after = 1; /* the reply still goes out */
 		return;
 	}
+	if (s->state == S_TUNNEL)
+		return; /* the relay sees the same EOF and passes it on */
 	if (!s->req_done)
 		parse_request(s); /* a body-less request ends without another byte */
 	if (s->state == S_CLOSED)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -191,11 +192,21 @@ static int fill_buf(struct relay *r, struct buf_pool *bp, int *moved)
 	}
 }
 
-/* Refill the pipe from the source.  Same returns as fill_buf. */
-static int fill_pipe(struct relay *r, struct pipe_pool *pp, int *moved)
+static int at_urgent_mark(const struct relay *r)
 {
-	if (r->pipe[0] < 0 && pipe_get(pp, r->pipe) == -1)
-		return -1;
+	int at_mark = 0;
+	return ioctl(r->from, SIOCATMARK, &at_mark) == 0 && at_mark;
+}
+
+/* Refill the pipe from the source.  Same returns as fill_buf. */
+static int fill_pipe(struct relay *r, struct pipe_pool *pp, struct buf_pool *bp, int *moved)
+{
+	if (r->pipe[0] < 0 && pipe_get(pp, r->pipe) == -1) {
+		/* out of fds or pipe quota: this direction copies instead */
+		r->pipe[0] = r->pipe[1] = -1;
+		r->no_splice = 1;
+		return 1;
+	}
 	for (;;) {
 		ssize_t n = splice(r->from, NULL, r->pipe[1], NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
@@ -204,22 +215,31 @@ static int fill_pipe(struct relay *r, struct pipe_pool *pp, int *moved)
 			return 1;
 		}
 		if (n == 0) {
+			/* TCP splice cannot pass an urgent mark: there it says EAGAIN,
+			 * or 0 once the FIN is in too.  One recv steps over it. */
+			if (r->in_pipe > 0)
+				return 0; /* the pipe's bytes go first; then ask again */
+			if (at_urgent_mark(r))
+				return fill_buf(r, bp, moved);
 			r->eof = 1;
 			return 1;
 		}
 		if (errno == EINTR)
 			continue;
 		if (would_block()) {
-			if (r->in_pipe == 0) {
-				/* the source is dry: an idle tunnel holds no pipe */
-				*r->from_rd = 0;
-				relay_release(r, pp);
-			}
+			if (r->in_pipe > 0)
+				return 0; /* the sink is slow, not the source dry */
+			if (at_urgent_mark(r))
+				return fill_buf(r, bp, moved);
+			/* the source is dry: an idle tunnel holds no pipe */
+			*r->from_rd = 0;
+			relay_release(r, pp);
 			return 0;
 		}
 		if (errno == EINVAL || errno == ENOSYS) {
 			/* this socket cannot splice: copy from now on */
 			r->no_splice = 1;
+			relay_release(r, pp);
 			return 1;
 		}
 		return -1;
@@ -247,7 +267,7 @@ static enum relay_result move(struct relay *r, struct pipe_pool *pp, struct buf_
 		}
 		if (!*r->from_rd)
 			return RELAY_IDLE;
-		f = r->no_splice ? fill_buf(r, bp, moved) : fill_pipe(r, pp, moved);
+		f = r->no_splice ? fill_buf(r, bp, moved) : fill_pipe(r, pp, bp, moved);
 		if (f < 0)
 			return RELAY_ERROR;
 		if (f == 0 && (r->in_pipe == 0 || !*r->to_wr))

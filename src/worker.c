@@ -60,7 +60,9 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 		goto fail;
 	w->pool = upstream_pool_new(w->loop, cfg->upstream_pool_max, cfg->upstream_idle_timeout);
 	w->hdrs = calloc(cfg->max_headers, sizeof(*w->hdrs));
-	w->pipes = pipe_pool_new(256);
+	/* Idle pooled pipes still count against an unprivileged user's pipe
+	 * quota (fs.pipe-user-pages-soft, 64 MiB by default): keep few. */
+	w->pipes = pipe_pool_new(32);
 	w->qcap = 1024;
 	w->queue = calloc(w->qcap, sizeof(*w->queue));
 	if (w->pool == NULL || w->hdrs == NULL || w->queue == NULL || w->pipes == NULL) {
