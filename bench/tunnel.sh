@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3} BYTES=${2:-4294967296} IDLE=${3:-2000}
 RUN=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$RUN"; }
+cleanup() { set +e; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$RUN"; }
 trap cleanup EXIT
 trap "exit 143" TERM INT
 ulimit -n "$(ulimit -Hn)"

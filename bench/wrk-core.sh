@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3} SECS=${2:-10} CONNS=${3:-400}
 RUN=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$RUN"; }
+cleanup() { set +e; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$RUN"; }
 trap cleanup EXIT
 trap "exit 143" TERM INT
 OPORT=$(( 30000 + RANDOM % 10000 )) SPORT=$(( 40000 + RANDOM % 10000 ))
