@@ -1279,13 +1279,15 @@ static void tunnel_start(struct session *s)
 	s->tunnel_live = 1;
 }
 
-/* Move tunnel bytes; close when both directions ended or one failed. */
-static int tunnel_step(struct session *s)
+/* Move tunnel bytes; close when both directions ended or one failed.  The
+ * relays loop by themselves (RELAY_MORE asks for a repump), so the pump
+ * need not go round for them. */
+static void tunnel_step(struct session *s)
 {
 	struct worker *w = W(s);
 	if (!s->tunnel_live) {
 		if (s->ohead && !buf_empty(s->ohead))
-			return 0;
+			return;
 		tunnel_start(s);
 	}
 	int moved = 0;
@@ -1297,15 +1299,14 @@ static int tunnel_step(struct session *s)
 	if (a == RELAY_ERROR || b == RELAY_ERROR) {
 		s->reason = "tunnel connection reset";
 		close_session(s);
-		return 0;
+		return;
 	}
 	if (s->r_up.done && s->r_down.done) {
 		close_session(s);
-		return 0;
+		return;
 	}
 	if (a == RELAY_MORE || b == RELAY_MORE)
 		s->repump = 1;
-	return 0; /* the relays loop by themselves; the pump need not go round */
 }
 
 /* Transitions that depend on the byte counts, checked after each round. */
@@ -1504,7 +1505,7 @@ static void pump(struct session *s)
 		if (s->state == S_CLOSED)
 			return;
 		if (s->state == S_TUNNEL) {
-			progress |= tunnel_step(s);
+			tunnel_step(s);
 			if (s->state == S_CLOSED)
 				return;
 		}
