@@ -69,6 +69,7 @@ struct session {
 
 	uint8_t c_rd, c_wr, c_eof;	/* client readiness, EOF seen */
 	uint8_t u_rd, u_wr, u_eof;	/* the same for the upstream */
+	uint8_t c_hup, u_hup;		/* an event said the peer closed or failed */
 	uint8_t u_reset;		/* the origin's side ended with an error, not a FIN */
 	uint8_t u_wdone;		/* writing to the origin failed: send no more */
 	uint8_t req_done;		/* request fully framed */
@@ -286,7 +287,7 @@ static void drop_upstream(struct session *s)
 		upstream_close(s->up);
 		s->up = NULL;
 	}
-	s->u_rd = s->u_wr = s->u_eof = s->u_reset = s->u_wdone = 0;
+	s->u_rd = s->u_wr = s->u_eof = s->u_reset = s->u_wdone = s->u_hup = 0;
 }
 
 static void close_session(struct session *s)
@@ -574,7 +575,8 @@ static void route(struct session *s, int allow_pool)
 		s->upeer = s->up->addr;
 		s->has_upeer = 1;
 		s->state = S_FORWARD;
-		s->u_rd = s->u_wr = 1;
+		s->u_wr = 1;
+		s->u_rd = 0; /* upstream_take saw its receive queue empty */
 		return;
 	}
 	union sockaddr_any lit;
@@ -894,7 +896,7 @@ static void on_response_head(struct session *s, int also_message)
 }
 
 /* Feed origin bytes to the response parser.  Returns 1 on progress. */
-static int parse_response(struct session *s)
+static int parse_response_step(struct session *s)
 {
 	struct buf *b = s->uin;
 	if (s->state != S_FORWARD || b == NULL || s->res_done || s->abort_after_flush)
@@ -950,6 +952,17 @@ static int parse_response(struct session *s)
 			reply_error(s, 502, "response head too large");
 		break;
 	}
+	return 1;
+}
+
+/* Past a final head, go straight on into the body bytes that came with it,
+ * so head and body leave in one writev. */
+static int parse_response(struct session *s)
+{
+	if (!parse_response_step(s))
+		return 0;
+	if (s->res_event == EV_HEAD && s->res_head_done && s->state == S_FORWARD)
+		parse_response_step(s);
 	return 1;
 }
 
@@ -1048,8 +1061,13 @@ static void reply_error(struct session *s, int status, const char *reason)
 /* --- socket I/O ------------------------------------------------------------------------- */
 
 /* Read from fd into b.  Returns bytes read, 0 at EOF, -1 on EAGAIN (clears
- * *ready), -2 on a hard error (errno set). */
-static ssize_t read_into(int fd, struct buf *b, uint8_t *ready)
+ * *ready), -2 on a hard error (errno set).
+ *
+ * A read that leaves room in b emptied the socket, so *ready is cleared
+ * without a second read that would only say EAGAIN: bytes that arrive later
+ * raise a new edge.  Not when an event already reported the peer's FIN or an
+ * error (hup): that edge has been consumed, so read on until EOF shows. */
+static ssize_t read_into(int fd, struct buf *b, uint8_t *ready, uint8_t hup)
 {
 	if (buf_room(b) == 0 && b->start > 0)
 		buf_compact(b);
@@ -1058,6 +1076,8 @@ static ssize_t read_into(int fd, struct buf *b, uint8_t *ready)
 	for (;;) {
 		ssize_t n = read(fd, b->data + b->end, buf_room(b));
 		if (n > 0) {
+			if ((size_t)n < buf_room(b) && !hup)
+				*ready = 0;
 			b->end += (uint32_t)n;
 			return n;
 		}
@@ -1113,7 +1133,7 @@ static int client_read(struct session *s)
 	}
 	if (s->state == S_LINGER)
 		s->cin->start = s->cin->parsed = s->cin->end = 0; /* discard */
-	ssize_t n = read_into(s->io.fd, s->cin, &s->c_rd);
+	ssize_t n = read_into(s->io.fd, s->cin, &s->c_rd, s->c_hup);
 	if (n == -1)
 		return 0;
 	if (n == -2) {
@@ -1198,7 +1218,7 @@ static int upstream_read(struct session *s)
 		close_session(s);
 		return 0;
 	}
-	ssize_t n = read_into(s->up->io.fd, s->uin, &s->u_rd);
+	ssize_t n = read_into(s->up->io.fd, s->uin, &s->u_rd, s->u_hup);
 	if (n == -1)
 		return 0;
 	if (n <= 0) {
@@ -1526,6 +1546,8 @@ static void on_client(struct io *io, uint32_t events)
 	struct session *s = (struct session *)io;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		s->c_rd = 1;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->c_hup = 1;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->c_wr = 1;
 	pump(s);
@@ -1547,6 +1569,8 @@ static void on_upstream(void *owner, uint32_t events)
 	struct session *s = owner;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		s->u_rd = 1;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->u_hup = 1;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->u_wr = 1;
 	if (s->state == S_CONNECT && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
