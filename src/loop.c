@@ -13,6 +13,7 @@ struct loop {
 	struct timer **heap;
 	uint32_t nheap, capheap;
 	uint32_t pass;		/* bumped before each round of firing timers */
+	int batch_next, batch_len;	/* events[batch_next, batch_len): not yet dispatched */
 	struct epoll_event events[MAX_EVENTS];
 };
 
@@ -65,6 +66,14 @@ int loop_mod(struct loop *l, struct io *io, uint32_t events, int edge)
 void loop_del(struct loop *l, struct io *io)
 {
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+}
+
+int loop_pending(const struct loop *l, const struct io *io, uint32_t mask)
+{
+	for (int i = l->batch_next; i < l->batch_len; i++)
+		if (l->events[i].data.ptr == io && (l->events[i].events & mask))
+			return 1;
+	return 0;
 }
 
 uint64_t loop_now(const struct loop *l)
@@ -169,12 +178,15 @@ int loop_run_once(struct loop *l, int max_wait_ms)
 		n = 0;
 	}
 	l->now = loop_clock_ms();
+	l->batch_len = n;
 	for (int i = 0; i < n; i++) {
 		struct io *io = l->events[i].data.ptr;
+		l->batch_next = i + 1;
 		/* closed earlier in this batch; its memory lives until the batch ends */
 		if (io->fd >= 0)
 			io->cb(io, l->events[i].events);
 	}
+	l->batch_next = l->batch_len = 0;
 	/* A timer set from a timer callback waits for the next round, even when
 	 * already due: a callback that re-arms itself "now" cannot keep the
 	 * loop from returning to epoll. */

@@ -454,7 +454,7 @@ static void finish_exchange(struct session *s)
 			       (s->uin == NULL || buf_unparsed(s->uin) == 0);
 		if (reusable) {
 			s->up->requests++;
-			upstream_release(s->up);
+			upstream_release(s->up, !s->u_rd);
 			s->up = NULL;
 		}
 		drop_upstream(s);

@@ -184,13 +184,13 @@ struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstrea
 	while (u) {
 		struct upstream *next = u->next;
 		if (u->hash == h && strcasecmp(u->key, key) == 0) {
-			/* Bytes or a FIN waiting on an idle connection (an origin's
-			 * late 408, extra bytes after a response) would be taken for
-			 * the next response: check the socket, not only our events,
-			 * which may still be queued in this very batch. */
-			char c;
-			ssize_t n = recv(u->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-			if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Bytes or a FIN on an idle connection (an origin's late
+			 * 408, say) would be taken for the next response.  Each
+			 * arrival raises an edge, and on_event closes the connection
+			 * for it; upstream_release made sure nothing was left unread
+			 * before.  So only an edge still queued in this very batch
+			 * can hide one, and that costs no system call to see. */
+			if (!loop_pending(p->loop, &u->io, EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 				unpool(u);
 				u->owner = owner;
 				u->cb = cb;
@@ -203,9 +203,17 @@ struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstrea
 	return NULL;
 }
 
-void upstream_release(struct upstream *u)
+void upstream_release(struct upstream *u, int drained)
 {
 	struct upstream_pool *p = u->pool;
+	if (!drained) {
+		char c;
+		ssize_t n = recv(u->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+			upstream_close(u);
+			return;
+		}
+	}
 	if (p->max_idle == 0) {
 		upstream_close(u);
 		return;

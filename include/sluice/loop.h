@@ -45,6 +45,10 @@ int loop_mod(struct loop *l, struct io *io, uint32_t events, int edge);
 /* Stop watching (closing the fd afterwards is the caller's job). */
 void loop_del(struct loop *l, struct io *io);
 
+/* Whether an event with any of mask's bits waits for io later in the batch
+ * being dispatched (epoll reported it; its callback has not run yet). */
+int loop_pending(const struct loop *l, const struct io *io, uint32_t mask);
+
 /* The loop's clock: monotonic ms, refreshed once per loop_run_once(). */
 uint64_t loop_now(const struct loop *l);
 uint64_t loop_clock_ms(void);

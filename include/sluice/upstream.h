@@ -60,8 +60,10 @@ int upstream_connect_result(struct upstream *u);
 struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstream_cb cb, void *owner);
 
 /* Give a healthy connection back to the pool (closed instead when the pool
- * is full). */
-void upstream_release(struct upstream *u);
+ * is full).  drained: the owner's last read found the socket empty; if not,
+ * the socket is checked, and closed when anything waits on it (the pool
+ * relies on every later arrival raising an edge). */
+void upstream_release(struct upstream *u, int drained);
 
 /* Close the socket now, free the object at the next upstream_reap(). */
 void upstream_close(struct upstream *u);

@@ -100,6 +100,7 @@ enum route {
 	RT_NOT_FOUND, RT_BAD_NUM,
 	RT_BYTES, RT_CHUNKED, RT_CLOSE, RT_ECHO, RT_STATUS, RT_EARLY,
 	RT_HANG, RT_TRUNCATE, RT_RESET, RT_GARBAGE, RT_HOPBYHOP, RT_SLOWBODY,
+	RT_LATE,
 };
 
 static const struct route_def {
@@ -113,6 +114,7 @@ static const struct route_def {
 	{ "/status/",   RT_STATUS,   true  },
 	{ "/truncate/", RT_TRUNCATE, true  },
 	{ "/slowbody/", RT_SLOWBODY, true  },
+	{ "/late/",     RT_LATE,     true  },
 	{ "/echo",      RT_ECHO,     false },
 	{ "/early",     RT_EARLY,    false },
 	{ "/hang",      RT_HANG,     false },
@@ -976,6 +978,23 @@ static enum action h_garbage(struct conn *c, struct request *rq)
 	return ACT_CLOSE;
 }
 
+/* A normal answer, then N ms later an unsolicited 408 on the idle
+ * connection, which stays open: a proxy must not take those bytes for the
+ * answer to its next request on this connection. */
+static enum action h_late(struct conn *c, struct request *rq, uint64_t ms)
+{
+	enum action act = respond_text(c, rq, 200, "ok\n");
+	if (act != ACT_KEEP)
+		return act;
+	if (ms > 0) {
+		struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (send_str(c->fd, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n") < 0)
+		return ACT_ABORT;
+	return ACT_KEEP;
+}
+
 static enum action h_hopbyhop(struct conn *c, struct request *rq)
 {
 	static const char extra[] =
@@ -1045,6 +1064,7 @@ static enum action dispatch(struct conn *c, struct request *rq,
 	case RT_GARBAGE:   return h_garbage(c, rq);
 	case RT_HOPBYHOP:  return h_hopbyhop(c, rq);
 	case RT_SLOWBODY:  return h_slowbody(c, rq, n);
+	case RT_LATE:      return h_late(c, rq, n);
 	case RT_BAD_NUM:   return respond_text(c, rq, 400, "bad number\n");
 	case RT_NOT_FOUND: break;
 	}

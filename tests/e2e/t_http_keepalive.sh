@@ -72,7 +72,7 @@ request() {
 
 gen() { "$ORIGIN_BIN" --gen "$1"; }
 start_origin
-start_sluice "workers 1"
+start_sluice "workers 1" "log_level debug"
 
 # --- 1. pipelining: three requests in one write --------------------------------------
 
@@ -161,6 +161,28 @@ read_resp || fail "client connection not kept after an upstream Connection: clos
 expect_eq "$(hdr X-Req-Num)" 1 "new upstream connection after Connection: close"
 conn_close
 ok "an upstream connection closed by the origin is not reused; the client connection is"
+
+# bytes the origin sends on an idle pooled connection (a late 408) are never
+# taken for the answer to the next request: with the answer, and later
+conn_open
+request GET /late/0
+read_resp || fail "/late/0 response missing"
+late=$(hdr X-Conn-Id)
+request GET /bytes/2
+read_resp || fail "no answer after the origin's unsolicited 408"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|$(gen 2)" "answer after an unsolicited 408 sent with the previous answer"
+[ "$(hdr X-Conn-Id)" != "$late" ] || fail "upstream connection reused after it sent bytes nobody asked for"
+request GET /late/200
+read_resp || fail "/late/200 response missing"
+late=$(hdr X-Conn-Id)
+wait_for 5 grep -q "idle connection closed by origin" "$T/sluice.err" ||
+	fail "the origin's late 408 on the idle connection went unnoticed"
+request GET /bytes/3
+read_resp || fail "no answer after the origin's late 408"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|$(gen 3)" "answer after a late unsolicited 408"
+[ "$(hdr X-Conn-Id)" != "$late" ] || fail "upstream connection reused after its late 408"
+conn_close
+ok "an idle upstream connection that speaks out of turn is closed, not reused"
 
 # --- 3. HTTP/1.0 clients ----------------------------------------------------------------
 
