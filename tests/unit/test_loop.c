@@ -203,6 +203,55 @@ START_TEST(readable_fd_is_dispatched)
 }
 END_TEST
 
+/* Two readable pipes in one batch: whichever is dispatched first sees the
+ * other's event pending and its own no longer; outside a batch nothing is. */
+static struct loop *pend_loop;
+static struct io *pend_other[2];
+static int pend_seen[2], pend_self[2], pend_calls;
+
+static void on_pend(struct io *io, uint32_t events)
+{
+	char c;
+	int i = io == pend_other[1] ? 0 : 1; /* pend_other[i] is the one that is not io */
+	pend_seen[pend_calls] = loop_pending(pend_loop, pend_other[i], EPOLLIN);
+	pend_self[pend_calls] = loop_pending(pend_loop, io, EPOLLIN);
+	pend_calls++;
+	ck_assert_int_eq(read(io->fd, &c, 1), 1);
+	(void)events;
+}
+
+START_TEST(pending_sees_events_later_in_the_batch)
+{
+	struct loop *l = setup_loop();
+	int a[2], b[2];
+	ck_assert_int_eq(pipe(a), 0);
+	ck_assert_int_eq(pipe(b), 0);
+	struct io ia = { .fd = a[0], .cb = on_pend }, ib = { .fd = b[0], .cb = on_pend };
+	pend_loop = l;
+	pend_other[0] = &ib; /* the other of ia */
+	pend_other[1] = &ia; /* the other of ib */
+	ck_assert_int_eq(loop_add(l, &ia, EPOLLIN, 1), 0);
+	ck_assert_int_eq(loop_add(l, &ib, EPOLLIN, 1), 0);
+	ck_assert_int_eq(write(a[1], "x", 1), 1);
+	ck_assert_int_eq(write(b[1], "y", 1), 1);
+	ck_assert_int_eq(loop_run_once(l, 0), 2);
+	ck_assert_int_eq(pend_calls, 2);
+	ck_assert_int_eq(pend_seen[0], 1); /* the second event was still to come */
+	ck_assert_int_eq(pend_seen[1], 0); /* the first was dispatched already */
+	ck_assert_int_eq(pend_self[0], 0);
+	ck_assert_int_eq(pend_self[1], 0);
+	ck_assert_int_eq(loop_pending(l, &ia, EPOLLIN) + loop_pending(l, &ib, EPOLLIN), 0);
+	ck_assert_int_eq(loop_pending(l, &ia, EPOLLOUT), 0);
+	loop_del(l, &ia);
+	loop_del(l, &ib);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+	loop_free(l);
+}
+END_TEST
+
 Suite *loop_suite(void)
 {
 	Suite *s = suite_create("loop");
@@ -219,6 +268,7 @@ Suite *loop_suite(void)
 
 	tc = tcase_create("io");
 	tcase_add_test(tc, readable_fd_is_dispatched);
+	tcase_add_test(tc, pending_sees_events_later_in_the_batch);
 	suite_add_tcase(s, tc);
 	return s;
 }
