@@ -29,7 +29,10 @@ VERSION  := 0.1.0
 # Packages needed to build, and the extra ones the tests drive.
 BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev libcrypt-dev check
 TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 openssl
-BENCH_DEBS := wrk nginx-light haproxy curl
+BENCH_DEBS := wrk apache2-utils nginx-light haproxy curl valgrind gnuplot-nox squid tinyproxy trafficserver
+# Peers the bench starts itself: installing them must not start (or enable at
+# boot) their system services, squid's on sluice's own port 3128 among them.
+BENCH_DAEMONS := squid tinyproxy trafficserver
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -38,7 +41,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJS := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
-.PHONY: all run test unit e2e asan-test tsan-test bench deps deps-test deps-bench clean help install
+.PHONY: all run test unit e2e asan-test tsan-test bench bench-quick deps deps-test deps-bench clean help install
 
 # Public targets first install what is missing, then build in a second make:
 # make caches directory listings, so a make that installed llhttp's sources
@@ -52,11 +55,13 @@ help:
 	@echo "make test       build and run the unit and end-to-end tests"
 	@echo "make asan-test  the same tests on an ASan+UBSan build (build-asan/)"
 	@echo "make tsan-test  the end-to-end tests on a ThreadSanitizer build (build-tsan/)"
-	@echo "make bench      load tests through sluice vs direct and HAProxy (bench/README.md)"
+	@echo "make bench      sluice vs direct, squid, tinyproxy, Traffic Server, nginx, HAProxy (bench/README.md)"
 	@echo "make install    install the binary, example config and systemd unit under DESTDIR"
 
 # --- dependencies ---------------------------------------------------------------
 # Installs what is missing (root) or prints the apt-get line (others).
+# A temporary policy-rc.d keeps Debian from starting any service the install
+# brings; $(2) lists services to leave disabled at boot as well.
 define need_debs
 	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -64,7 +69,13 @@ define need_debs
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	    policy=; [ -e /usr/sbin/policy-rc.d ] || { policy=1; printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; }; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; rc=$$?; \
+	    [ -z "$$policy" ] || rm -f /usr/sbin/policy-rc.d; \
+	    [ $$rc = 0 ] || exit 1; \
+	    for d in $(2); do case " $$missing " in *" $$d "*) \
+	      echo "bench: leaving the $$d service disabled (the bench starts its own $$d)"; \
+	      systemctl disable --quiet $$d 2>/dev/null || true; update-rc.d $$d disable >/dev/null 2>&1 || true;; esac; done; \
 	  else \
 	    echo "missing Debian packages; run as root:"; \
 	    echo "  apt-get install -y$$missing"; exit 1; \
@@ -79,7 +90,7 @@ deps-test: deps
 	$(call need_debs,$(TEST_DEBS))
 
 deps-bench: deps
-	$(call need_debs,$(BENCH_DEBS))
+	$(call need_debs,$(BENCH_DEBS),$(BENCH_DAEMONS))
 
 # --- build ----------------------------------------------------------------------
 $(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -138,12 +149,15 @@ asan-test:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
-# Load tests through sluice (bench/README.md); figures go to bench/RESULTS.md by hand.
+# sluice side by side with direct and the peers (bench/README.md); writes
+# bench/RESULTS.md and bench/plots/.  `make bench-quick` checks the harness.
 bench: deps-bench
 	$(MAKE) $(BUILD)/sluice
-	bench/wrk-core.sh 3 10 400
-	bench/wrk-core.sh 3 10 50
-	bench/tunnel.sh 3 2147483648 2000
+	bench/run
+
+bench-quick: deps-bench
+	$(MAKE) $(BUILD)/sluice
+	bench/run --quick
 
 # ThreadSanitizer over the threaded paths: the acceptor hand-off, the
 # workers, and everything the e2e tests drive through them.

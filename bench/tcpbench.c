@@ -6,9 +6,17 @@
  *                                      N streams of BYTES each; with a proxy,
  *                                      each stream first says CONNECT ADDR:PORT
  *                                      and waits for the 200; prints GB/s
- *   tcpbench idle ADDR:PORT N PROXY_ADDR:PORT
- *                                      open N tunnels, print "ready", hold them
+ *   tcpbench idle ADDR:PORT N [PROXY_ADDR:PORT]
+ *                                      open N tunnels (CONNECT through the
+ *                                      proxy, or plain connections to ADDR:PORT
+ *                                      without one), print "ready", hold them
  *                                      until stdin closes
+ *   tcpbench held ADDR:PORT N TARGET   open N connections to ADDR:PORT, send one
+ *                                      GET TARGET (absolute URL for a proxy, a
+ *                                      path for a server) on each and read its
+ *                                      answer, print "ready kept=K closed=C"
+ *                                      (C: the server closed them),
+ *                                      hold them until stdin closes
  *
  * Loopback only; every loop is bounded by BYTES, N or stdin.
  */
@@ -80,9 +88,58 @@ static void tunnel(int fd, const char *target)
 		if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
 			break;
 	}
-	if (strncmp(resp, "HTTP/1.1 200", 12) != 0) {
+	if (strncmp(resp, "HTTP/1.1 200", 12) != 0 && strncmp(resp, "HTTP/1.0 200", 12) != 0) {
 		fprintf(stderr, "tcpbench: proxy answered: %.40s\n", resp);
 		exit(1);
+	}
+}
+
+/* One GET on fd; reads the answer head and its Content-Length body.
+ * Exits unless it is a 2xx with a length. */
+static void get_once(int fd, const char *target)
+{
+	char req[512], resp[4096];
+	const char *host = "localhost";
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tcpbench\r\n\r\n",
+			 target, host);
+	if (write(fd, req, (size_t)n) != n)
+		die("write GET");
+	size_t got = 0;
+	char *end = NULL;
+	while (end == NULL) {
+		if (got >= sizeof(resp) - 1) {
+			fprintf(stderr, "tcpbench: answer head too long\n");
+			exit(1);
+		}
+		ssize_t r = read(fd, resp + got, sizeof(resp) - 1 - got);
+		if (r <= 0)
+			die("read answer");
+		got += (size_t)r;
+		resp[got] = '\0';
+		end = strstr(resp, "\r\n\r\n");
+	}
+	if (strncmp(resp, "HTTP/1.1 2", 10) != 0 && strncmp(resp, "HTTP/1.0 2", 10) != 0) {
+		fprintf(stderr, "tcpbench: server answered: %.60s\n", resp);
+		exit(1);
+	}
+	long long len = -1;
+	for (char *line = strstr(resp, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n")) {
+		char *field = line + 2, *eol = strstr(field, "\r\n");
+		*eol = '\0'; /* restored below: the search goes on from this CRLF */
+		if (strncasecmp(field, "content-length:", 15) == 0)
+			len = atoll(field + 15);
+		*eol = '\r';
+	}
+	if (len < 0) {
+		fprintf(stderr, "tcpbench: answer without Content-Length\n");
+		exit(1);
+	}
+	long long left = len - (long long)(got - (size_t)(end + 4 - resp));
+	while (left > 0) {
+		ssize_t r = read(fd, resp, left < (long long)sizeof(resp) ? (size_t)left : sizeof(resp));
+		if (r <= 0)
+			die("read body");
+		left -= r;
 	}
 }
 
@@ -197,16 +254,28 @@ int main(int argc, char **argv)
 		free(t);
 		return 0;
 	}
-	if (argc >= 5 && strcmp(argv[1], "idle") == 0) {
+	if (argc >= 4 && (strcmp(argv[1], "idle") == 0 || (argc >= 5 && strcmp(argv[1], "held") == 0))) {
 		int n = atoi(argv[3]);
-		struct sockaddr_in proxy;
-		parse_addr(argv[4], &proxy);
+		int held = strcmp(argv[1], "held") == 0, closed = 0;
+		struct sockaddr_in to;
+		parse_addr(argv[argc >= 5 && !held ? 4 : 2], &to);
 		int *fds = calloc((size_t)n, sizeof(int));
 		for (int i = 0; i < n; i++) {
-			fds[i] = dial(&proxy);
-			tunnel(fds[i], argv[2]);
+			fds[i] = dial(&to);
+			if (held)
+				get_once(fds[i], argv[4]);
+			else if (argc >= 5)
+				tunnel(fds[i], argv[2]);
 		}
-		printf("ready\n");
+		if (held) { /* which the server closed (some do, without saying so) */
+			usleep(200000);
+			closed = 0;
+			for (int i = 0; i < n; i++) {
+				char c;
+				closed += recv(fds[i], &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+			}
+		}
+		printf("ready kept=%d closed=%d\n", n - closed, closed);
 		fflush(stdout);
 		char c;
 		while (read(0, &c, 1) > 0)
