@@ -28,7 +28,7 @@ VERSION  := 0.1.0
 
 # Packages needed to build, and the extra ones the tests drive.
 BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev libcrypt-dev check
-TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 openssl
+TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl
 BENCH_DEBS := wrk apache2-utils nginx-light haproxy curl valgrind gnuplot-nox squid tinyproxy trafficserver
 # Peers the bench starts itself: installing them must not start (or enable at
 # boot) their system services, squid's on sluice's own port 3128 among them.
@@ -41,7 +41,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJS := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
-.PHONY: all run test unit e2e asan-test tsan-test bench bench-quick deps deps-test deps-bench clean help install
+.PHONY: all run test unit e2e asan-test tsan-test bench bench-quick deps deps-test deps-bench clean help install fuzz
 
 # Public targets first install what is missing, then build in a second make:
 # make caches directory listings, so a make that installed llhttp's sources
@@ -56,6 +56,7 @@ help:
 	@echo "make asan-test  the same tests on an ASan+UBSan build (build-asan/)"
 	@echo "make tsan-test  the end-to-end tests on a ThreadSanitizer build (build-tsan/)"
 	@echo "make bench      sluice vs direct, squid, tinyproxy, Traffic Server, nginx, HAProxy (bench/README.md)"
+	@echo "make fuzz       fuzz the TLS ClientHello reader (ASan+UBSan; libFuzzer too with clang)"
 	@echo "make install    install the binary, example config and systemd unit under DESTDIR"
 
 # --- dependencies ---------------------------------------------------------------
@@ -107,7 +108,7 @@ $(BUILD)/obj/%.o: src/%.c
 $(BUILD)/sluice: $(OBJS) $(BUILD)/libllhttp.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(BUILD)/libllhttp.a $(LDLIBS)
 
-$(BUILD)/unit: $(UNIT_SRCS) $(LIB_OBJS) $(BUILD)/libllhttp.a
+$(BUILD)/unit: $(UNIT_SRCS) $(wildcard tests/fuzz/*.h) $(LIB_OBJS) $(BUILD)/libllhttp.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $(UNIT_SRCS) \
 	  $(LIB_OBJS) $(BUILD)/libllhttp.a $(shell pkg-config --libs check) $(LDLIBS)
 
@@ -173,3 +174,39 @@ install: $(BUILD)/sluice
 
 clean:
 	rm -rf build build-asan build-tsan
+
+# --- fuzzing --------------------------------------------------------------------
+# The TLS ClientHello reader against the promises in tests/fuzz/hello_check.h:
+# FUZZ_ITERATIONS inputs mutated from tests/fuzz/corpus/ by a gcc build with
+# ASan and UBSan (tests/fuzz/driver.c; the same FUZZ_SEED gives the same
+# inputs), then, when clang is there, as long again under libFuzzer, whose
+# new inputs go to $(BUILD)/fuzz-corpus/ (not into the repository).
+FUZZ_ITERATIONS ?= 200000
+FUZZ_SEED       ?= 1
+FUZZ_SAN   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS  := tests/fuzz/fuzz_tls_hello.c src/tls_hello.c
+FUZZ_DEPS  := $(FUZZ_SRCS) $(wildcard tests/fuzz/*.h) include/sluice/tls_hello.h
+
+$(BUILD)/fuzz_tls_hello: tests/fuzz/driver.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(FUZZ_SAN) -o $@ tests/fuzz/driver.c $(FUZZ_SRCS)
+
+$(BUILD)/fuzz_tls_hello_libfuzzer: $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -std=gnu11 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $(FUZZ_SRCS)
+
+fuzz:
+	$(MAKE) $(BUILD)/fuzz_tls_hello
+	FUZZ_CRASH_FILE=$(BUILD)/fuzz-crash.bin ./$(BUILD)/fuzz_tls_hello $(FUZZ_SEED) $(FUZZ_ITERATIONS) tests/fuzz/corpus
+	@if command -v clang >/dev/null 2>&1; then \
+	  $(MAKE) $(BUILD)/fuzz_tls_hello_libfuzzer || exit 1; \
+	  mkdir -p $(BUILD)/fuzz-corpus; \
+	  echo "fuzz: libFuzzer, $(FUZZ_ITERATIONS) runs at most, log in $(BUILD)/fuzz-libfuzzer.log"; \
+	  ./$(BUILD)/fuzz_tls_hello_libfuzzer -seed=$(FUZZ_SEED) -runs=$(FUZZ_ITERATIONS) -max_total_time=20 \
+	    -max_len=17000 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz- \
+	    $(BUILD)/fuzz-corpus tests/fuzz/corpus 2>$(BUILD)/fuzz-libfuzzer.log \
+	    || { tail -n 60 $(BUILD)/fuzz-libfuzzer.log; exit 1; }; \
+	  grep -E '^(Done|stat::(number_of_executed_units|new_units_added|peak_rss_mb))' $(BUILD)/fuzz-libfuzzer.log; \
+	else \
+	  echo "fuzz: no clang, so no libFuzzer run (the gcc driver above is the fuzz pass)"; \
+	fi

@@ -15,5 +15,6 @@ Suite *dns_cache_suite(void);
 Suite *buf_suite(void);
 Suite *loop_suite(void);
 Suite *tunnel_suite(void);
+Suite *tls_hello_suite(void);
 
 #endif
