@@ -15,6 +15,7 @@
 #include "sluice/loop.h"
 
 #define PAUSE_MS 100
+#define STOP CONFIG_MAX_LISTEN /* epoll data of the stop eventfd */
 
 struct acceptor {
 	const struct config *cfg;
@@ -56,7 +57,8 @@ static int open_listener(const struct listen_cfg *l, char *err, size_t errlen)
 	socklen_t blen = sizeof(bound);
 	char text[80];
 	if (getsockname(fd, &bound.sa, &blen) == 0)
-		log_info("listening on %s", log_addr(&bound.sa, text, sizeof(text)));
+		log_info("listening on %s%s%s", log_addr(&bound.sa, text, sizeof(text)),
+			 l->kind == LISTEN_FORWARD ? "" : " ", l->kind == LISTEN_FORWARD ? "" : config_listen_kind_name(l->kind));
 	return fd;
 }
 
@@ -81,10 +83,11 @@ struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen
 		snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = a->stopfd };
+	/* data: the listener's index, which names its kind; STOP for stopfd */
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = STOP };
 	epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->stopfd, &ev);
 	for (int i = 0; i < a->n; i++) {
-		ev.data.fd = a->fds[i];
+		ev.data.u32 = (uint32_t)i;
 		epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->fds[i], &ev);
 	}
 	return a;
@@ -99,14 +102,16 @@ static void set_paused(struct acceptor *a, int paused)
 		return;
 	a->paused = paused;
 	for (int i = 0; i < a->n; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = a->fds[i] };
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
 		epoll_ctl(a->epfd, paused ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, a->fds[i], &ev);
 	}
 }
 
 /* Accept until the backlog is empty.  Returns 1 to pause, 0 otherwise. */
-static int accept_some(struct acceptor *a, int lfd)
+static int accept_some(struct acceptor *a, uint32_t idx)
 {
+	int lfd = a->fds[idx];
+	enum listen_kind kind = a->cfg->listen[idx].kind;
 	for (int i = 0; i < 256; i++) {
 		if (atomic_load_explicit(&worker_connections, memory_order_relaxed) >= a->cfg->max_connections) {
 			log_debug("at max_connections (%d): pausing accept", a->cfg->max_connections);
@@ -138,7 +143,7 @@ static int accept_some(struct acceptor *a, int lfd)
 		atomic_fetch_add_explicit(&worker_connections, 1, memory_order_relaxed);
 		struct worker *w = &a->workers[a->next];
 		a->next = (a->next + 1) % a->nworkers;
-		if (worker_hand_off(w, fd, &peer) == -1) {
+		if (worker_hand_off(w, fd, &peer, kind) == -1) {
 			close(fd);
 			atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
 		}
@@ -163,9 +168,9 @@ static void *acceptor_main(void *arg)
 		}
 		int pause = 0;
 		for (int i = 0; i < n; i++) {
-			if (ev[i].data.fd == a->stopfd)
+			if (ev[i].data.u32 == STOP)
 				return NULL;
-			pause |= accept_some(a, ev[i].data.fd);
+			pause |= accept_some(a, ev[i].data.u32);
 		}
 		if (pause)
 			set_paused(a, 1);

@@ -125,6 +125,28 @@ int config_parse_listen(const char *s, struct listen_cfg *out)
 	return 0;
 }
 
+int config_listen_kind(const char *word)
+{
+	if (strcmp(word, "transparent") == 0)
+		return LISTEN_TRANSPARENT;
+	if (strcmp(word, "transparent-tls") == 0)
+		return LISTEN_TRANSPARENT_TLS;
+	return -1;
+}
+
+const char *config_listen_kind_name(enum listen_kind k)
+{
+	switch (k) {
+	case LISTEN_FORWARD:
+		return "forward";
+	case LISTEN_TRANSPARENT:
+		return "transparent";
+	case LISTEN_TRANSPARENT_TLS:
+		return "transparent-tls";
+	}
+	return "?";
+}
+
 static int parse_number(const char *s, const char **suffix, unsigned long long *v)
 {
 	char *endp;
@@ -230,8 +252,13 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 			 const char **why)
 {
 	if (strcmp(name, "listen") == 0) {
-		if (argc != 1) {
-			*why = "listen takes one ADDRESS:PORT";
+		if (argc != 1 && argc != 2) {
+			*why = "listen takes ADDRESS:PORT [transparent|transparent-tls]";
+			return -1;
+		}
+		int kind = argc == 2 ? config_listen_kind(argv[1]) : LISTEN_FORWARD;
+		if (kind == -1) {
+			*why = "a listener's kind is transparent or transparent-tls";
 			return -1;
 		}
 		if (c->nlisten == CONFIG_MAX_LISTEN) {
@@ -242,6 +269,7 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 			*why = "want IPv4:PORT, [IPv6]:PORT or *:PORT";
 			return -1;
 		}
+		c->listen[c->nlisten].kind = (enum listen_kind)kind;
 		c->nlisten++;
 		return 0;
 	}

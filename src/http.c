@@ -410,6 +410,31 @@ int http_target_parse(const char *t, size_t len, struct http_target *out, const 
 	return 0;
 }
 
+int http_origin_target_parse(const char *t, size_t len, const char *host, size_t host_len,
+			     struct http_target *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	if (!(len == 1 && t[0] == '*') && (len == 0 || t[0] != '/')) {
+		*why = "request target is not origin-form";
+		return -1;
+	}
+	if (host_len == 0) {
+		*why = "empty Host";
+		return -1;
+	}
+	if (memchr(host, '@', host_len)) {
+		*why = "user information in Host";
+		return -1;
+	}
+	if (parse_authority(host, host + host_len, out, why, 0) == -1) {
+		*why = "bad Host";
+		return -1;
+	}
+	out->path = t;
+	out->path_len = (uint32_t)len;
+	return 0;
+}
+
 /* Decimal digits of v (< 100000) at dst; returns how many. */
 static size_t put_u16(char *dst, unsigned v)
 {
@@ -596,6 +621,7 @@ const char *http_status_text(int status)
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
+	case 508: return "Loop Detected";
 	}
 	return "Error";
 }

@@ -15,6 +15,9 @@
  * States (one request/response exchange at a time; pipelined requests wait
  * in cin until the exchange before them is complete):
  *
+ *   S_PEEK     transparent-tls listener: reading the ClientHello for its SNI
+ *              name (header_timeout, TLS_HELLO_MAX bytes), then S_CONNECT to
+ *              the original destination and S_TUNNEL, the hello sent first
  *   S_HEAD     waiting for a request head (keep-alive idle or header timeout)
  *   S_RESOLVE  DNS lookup in flight (dns_timeout -> 504)
  *   S_CONNECT  non-blocking connect in flight (connect_timeout -> 504)
@@ -46,17 +49,31 @@
 #include <unistd.h>
 
 #include "sluice/http.h"
+#include "sluice/intercept.h"
 #include "sluice/log.h"
+#include "sluice/tls_hello.h"
 #include "sluice/upstream.h"
 #include "sluice/worker.h"
 
 #define LINGER_MS 2000
 #define MAX_ADDRS 4
 
-enum state { S_HEAD, S_RESOLVE, S_CONNECT, S_FORWARD, S_REPLY, S_TUNNEL, S_LINGER, S_CLOSED };
+enum state { S_PEEK, S_HEAD, S_RESOLVE, S_CONNECT, S_FORWARD, S_REPLY, S_TUNNEL, S_LINGER, S_CLOSED };
 
-/* What the current request asks to become. */
-enum tunnel_kind { T_NONE, T_CONNECT, T_UPGRADE };
+/* What the current request asks to become (T_TLS: a redirected TLS
+ * connection, relayed from its first byte). */
+enum tunnel_kind { T_NONE, T_CONNECT, T_UPGRADE, T_TLS };
+
+/* A connection that arrived on a transparent listener: only those pay for it. */
+struct transparent {
+	union sockaddr_any odst;	/* where the client was going */
+	char odst_text[INET6_ADDRSTRLEN];
+	const char *not_redirected;	/* why odst is sluice itself, or NULL */
+	char named[DNS_NAME_MAX + 1];	/* HTTP: the host the request named (Host) */
+	uint16_t named_port;
+	uint8_t hello;			/* TLS: enum tls_hello, once decided */
+	char sni[256];			/* TLS: the ClientHello's server name */
+};
 
 /* What the last llhttp callback told us (read after llhttp_execute). */
 enum parse_event { EV_NONE, EV_HEAD, EV_MESSAGE, EV_HEAD_AND_MESSAGE };
@@ -94,6 +111,8 @@ struct session {
 	uint8_t has_upeer;
 	uint8_t tunnel;			/* enum tunnel_kind */
 	uint8_t tunnel_live;		/* the relays are running */
+	uint8_t kind;			/* enum listen_kind of the listener */
+	struct transparent *tp;		/* transparent listeners only */
 	union sockaddr_any upeer;	/* the origin address used, for the log */
 	uint32_t nreq;			/* exchanges completed on this connection */
 
@@ -337,6 +356,7 @@ void session_reap(struct worker *w)
 	while (w->dead) {
 		struct session *s = w->dead;
 		w->dead = s->next;
+		free(s->tp);
 		free(s);
 	}
 }
@@ -366,24 +386,36 @@ static void log_request(struct session *s)
 		const char *path = h + s->method_len + 1;
 		const char *sp = memchr(path, ' ', hlen - s->method_len - 1);
 		size_t plen = sp ? (size_t)(sp - path) : 0;
-		int n = snprintf(url, sizeof(url), strchr(s->host, ':') ? "http://[%s]" : "http://%s", s->host);
-		if (s->port != 80)
-			n += snprintf(url + n, sizeof(url) - (size_t)n, ":%u", s->port);
+		/* a transparent request is logged with the host it named */
+		const char *host = s->tp && s->tp->named[0] ? s->tp->named : s->host;
+		unsigned port = s->tp && s->tp->named[0] ? s->tp->named_port : s->port;
+		int n = snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]" : "http://%s", host);
+		if (port != 80)
+			n += snprintf(url + n, sizeof(url) - (size_t)n, ":%u", port);
 		if (plen > sizeof(url) - (size_t)n)
 			plen = sizeof(url) - (size_t)n;
 		memcpy(url + n, path, plen);
 		url_len = (size_t)n + plen;
 	}
-	if (s->tunnel == T_CONNECT) {
-		int n = snprintf(url, sizeof(url), strchr(s->host, ':') ? "[%s]:%u" : "%s:%u", s->host, s->port);
+	if (s->tunnel == T_CONNECT || s->tunnel == T_TLS) {
+		/* a redirected TLS connection is logged under its SNI name */
+		const char *host = s->tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni : s->host;
+		int n = snprintf(url, sizeof(url), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, s->port);
 		url_len = n > 0 ? (size_t)n : 0;
 		method = "CONNECT";
 	}
-	char tunnel_note[96];
+	char hello[300] = "";
+	if (s->tunnel == T_TLS)
+		snprintf(hello, sizeof(hello), s->tp->sni[0] ? " sni=%s" : " %s", s->tp->sni[0] ? s->tp->sni
+			 : tls_hello_text((enum tls_hello)s->tp->hello));
+	char tunnel_note[512];
 	if (s->tunnel_live) {
-		snprintf(tunnel_note, sizeof(tunnel_note), "tunnel up=%llu down=%llu%s%s",
-			 (unsigned long long)s->r_up.bytes, (unsigned long long)s->r_down.bytes,
+		snprintf(tunnel_note, sizeof(tunnel_note), "tunnel up=%llu down=%llu%s%s%s",
+			 (unsigned long long)s->r_up.bytes, (unsigned long long)s->r_down.bytes, hello,
 			 s->reason ? ": " : "", s->reason ? s->reason : "");
+	} else if (hello[0]) {
+		snprintf(tunnel_note, sizeof(tunnel_note), "%s%s%s", hello + 1, s->reason ? ": " : "",
+			 s->reason ? s->reason : "");
 	}
 	char peer[80] = "-";
 	if (s->has_upeer)
@@ -399,11 +431,11 @@ static void log_request(struct session *s)
 		.method = method,
 		.url = url_len ? url : NULL,
 		.url_len = url_len,
-		.hier = s->has_upeer ? "HIER_DIRECT" : "HIER_NONE",
+		.hier = !s->has_upeer ? "HIER_NONE" : s->tp ? "ORIGINAL_DST" : "HIER_DIRECT",
 		.peer = peer,
 		.type = s->ctype[0] ? s->ctype : NULL,
 		.type_len = strlen(s->ctype),
-		.reason = s->tunnel_live ? tunnel_note : s->reason,
+		.reason = s->tunnel_live || hello[0] ? tunnel_note : s->reason,
 	};
 	access_log_write(&w->alog, &e);
 }
@@ -435,6 +467,8 @@ static void begin_request(struct session *s)
 	s->ctype[0] = '\0';
 	s->naddrs = s->addr_idx = 0;
 	s->host[0] = '\0';
+	if (s->tp)
+		s->tp->named[0] = '\0';
 	s->method_len = 0;
 	s->rhead_sent = 0;
 	s->head_start = loop_now(W(s)->loop);
@@ -661,6 +695,71 @@ static void on_connect_head(struct session *s, const struct http_head *h)
 	route(s, 0);		/* a tunnel needs its own connection, never a pooled one */
 }
 
+static uint16_t sockaddr_port(const union sockaddr_any *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
+}
+
+/* A request on a transparent listener goes where the client was going,
+ * whatever it names: Host (or an absolute URL, RFC 9112 3.2.2) only names
+ * the host for the log, and a literal that disagrees is logged.  Otherwise a
+ * client could reach any host by lying in Host.  Sets t (the request as
+ * forwarded, Host kept) and s->host/port (the original destination).
+ * Returns 0, or -1 after answering with an error. */
+static int transparent_target(struct session *s, const struct http_head *h, struct http_target *t)
+{
+	struct transparent *tp = s->tp;
+	const char *target = h->raw + h->part[1].off;
+	uint32_t tlen = h->part[1].len;
+	const char *why = NULL;
+	char a[80];
+	if (tp->not_redirected) {
+		log_info("client %s: %s: answering 508", log_addr(&s->peer.sa, a, sizeof(a)), tp->not_redirected);
+		reply_error(s, 508, tp->not_redirected);
+		return -1;
+	}
+	int r;
+	if (tlen > 0 && target[0] != '/' && target[0] != '*') {
+		r = http_target_parse(target, tlen, t, &why);
+	} else {
+		int hi = http_find(h, "Host");
+		if (hi >= 0) {
+			const struct http_span v = h->hdr[hi].value;
+			r = http_origin_target_parse(target, tlen, h->raw + v.off, v.len, t, &why);
+		} else if (h->minor == 0) {
+			/* an HTTP/1.0 client may send none: name the destination */
+			char host[INET6_ADDRSTRLEN + 2];
+			int n = snprintf(host, sizeof(host), tp->odst.sa.sa_family == AF_INET6 ? "[%s]" : "%s",
+					 tp->odst_text);
+			r = http_origin_target_parse(target, tlen, host, (size_t)n, t, &why);
+		} else {
+			r = -1;
+			why = "no Host in an HTTP/1.1 request"; /* RFC 9112 3.2 */
+		}
+	}
+	if (r == -1) {
+		s->method_len = 0;
+		reply_error(s, 400, why);
+		return -1;
+	}
+	snprintf(tp->named, sizeof(tp->named), "%s", t->host);
+	tp->named_port = t->port;
+	snprintf(s->host, sizeof(s->host), "%s", tp->odst_text);
+	s->port = sockaddr_port(&tp->odst);
+	union sockaddr_any lit;
+	int differs = t->port != s->port;
+	if (!differs && parse_literal(t->host, t->port, &lit) == 0)
+		differs = lit.sa.sa_family != tp->odst.sa.sa_family ||
+			  (lit.sa.sa_family == AF_INET
+				   ? lit.in.sin_addr.s_addr != tp->odst.in.sin_addr.s_addr
+				   : memcmp(&lit.in6.sin6_addr, &tp->odst.in6.sin6_addr, sizeof(lit.in6.sin6_addr)) != 0);
+	if (differs)
+		log_info("client %s: Host %s:%u does not match the original destination %s:%u; going to the "
+			 "original destination", log_addr(&s->peer.sa, a, sizeof(a)), t->host, t->port, s->host,
+			 s->port);
+	return 0;
+}
+
 /* The request head is complete in cin [start, parsed). */
 static void on_request_head(struct session *s)
 {
@@ -693,16 +792,26 @@ static void on_request_head(struct session *s)
 	struct http_target t;
 	const char *why;
 	if (s->req.method == HTTP_CONNECT) {
+		if (s->tp) {
+			/* honouring its target would let a redirected client tunnel
+			 * anywhere; tunnelling to where it was going is pointless */
+			reply_error(s, 403, "CONNECT is not accepted on a transparent listener");
+			return;
+		}
 		on_connect_head(s, &h);
 		return;
 	}
-	if (http_target_parse(h.raw + h.part[1].off, h.part[1].len, &t, &why) == -1) {
+	if (s->tp) {
+		if (transparent_target(s, &h, &t) == -1)
+			return;
+	} else if (http_target_parse(h.raw + h.part[1].off, h.part[1].len, &t, &why) == -1) {
 		s->method_len = 0; /* no URL worth logging */
 		reply_error(s, 400, why);
 		return;
+	} else {
+		snprintf(s->host, sizeof(s->host), "%s", t.host);
+		s->port = t.port;
 	}
-	snprintf(s->host, sizeof(s->host), "%s", t.host);
-	s->port = t.port;
 	s->head_method = s->req.method == HTTP_HEAD;
 
 	int mf_method = s->req.method == HTTP_TRACE || s->req.method == HTTP_OPTIONS;
@@ -733,7 +842,8 @@ static void on_request_head(struct session *s)
 static int parse_request(struct session *s)
 {
 	struct buf *b = s->cin;
-	if (s->req_done || s->state == S_REPLY || s->state == S_LINGER || s->state == S_TUNNEL || b == NULL)
+	if (s->req_done || s->state == S_REPLY || s->state == S_LINGER || s->state == S_TUNNEL ||
+	    s->state == S_PEEK || b == NULL)
 		return 0;
 	/* After the head, llhttp may complete a body-less message without
 	 * another byte, so it runs on an empty input then too. */
@@ -1033,6 +1143,13 @@ static void reply_error(struct session *s, int status, const char *reason)
 	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
 	s->reason = reason;
 	w->stats.errors++;
+	if (s->tunnel == T_TLS) {
+		/* no HTTP to answer in: the status is for the log line */
+		s->status = status;
+		s->local_reply = 1;
+		close_session(s);
+		return;
+	}
 	if (s->status != 0 || (s->ohead && s->ohead->start > 0 && !buf_empty(s->ohead))) {
 		/* a response is already on its way: all we can do is cut it */
 		s->abort_after_flush = 1;
@@ -1152,6 +1269,11 @@ static int client_read(struct session *s)
 /* Client EOF: what it means depends on where the exchange is. */
 static void client_eof(struct session *s)
 {
+	if (s->state == S_PEEK) {
+		s->reason = "client closed before its ClientHello was complete";
+		close_session(s);
+		return;
+	}
 	if (s->state == S_LINGER || (s->state == S_HEAD && (s->cin == NULL || buf_unparsed(s->cin) == 0) &&
 				     !s->msg_begun)) {
 		close_session(s);
@@ -1370,10 +1492,55 @@ static void settle(struct session *s)
 	}
 }
 
+/* --- transparent TLS ----------------------------------------------------------------- */
+
+/* The ClientHello has been read (or will not be): go to the original
+ * destination and relay from the first byte; what was peeked waits in cin
+ * and goes first.  Whatever the hello said, the connection is relayed (the
+ * rules decide policy, not the reader); the log line says what was seen. */
+static void tls_decide(struct session *s, enum tls_hello r)
+{
+	struct transparent *tp = s->tp;
+	char a[80];
+	tp->hello = (uint8_t)r;
+	if (r != TLS_HELLO_SNI)
+		log_info("client %s: TLS to %s:%u: %s; relaying it anyway", log_addr(&s->peer.sa, a, sizeof(a)),
+			 tp->odst_text, sockaddr_port(&tp->odst),
+			 r == TLS_HELLO_MORE ? "no complete ClientHello in time" : tls_hello_text(r));
+	snprintf(s->host, sizeof(s->host), "%s", tp->odst_text);
+	s->port = sockaddr_port(&tp->odst);
+	s->tunnel = T_TLS;
+	s->req_done = 1;
+	if (s->cin)
+		s->cin->parsed = s->cin->end;
+	route(s, 0); /* a literal address: connects at once */
+}
+
+/* S_PEEK: look at what the client sent so far.  Returns 1 on progress. */
+static int peek_hello(struct session *s)
+{
+	struct buf *b = s->cin;
+	if (b == NULL || buf_empty(b))
+		return 0;
+	uint32_t have = b->end - b->start; /* all unparsed: nothing is consumed */
+	enum tls_hello r = tls_hello_parse((const uint8_t *)b->data + b->start, have, s->tp->sni,
+					   sizeof(s->tp->sni));
+	if (r == TLS_HELLO_MORE && buf_room(b) > 0 && have < TLS_HELLO_MAX)
+		return 0; /* wait for more, within header_timeout */
+	if (r == TLS_HELLO_MORE)
+		r = TLS_HELLO_TOO_BIG; /* the buffer is full and the hello goes on */
+	if (r != TLS_HELLO_SNI)
+		s->tp->sni[0] = '\0';
+	tls_decide(s, r);
+	return 1;
+}
+
 static uint64_t deadline(const struct session *s)
 {
 	const struct config *c = s->w->cfg;
 	switch (s->state) {
+	case S_PEEK:
+		return s->phase_start + c->header_timeout;
 	case S_HEAD:
 		if (s->msg_begun)
 			return s->head_start + c->header_timeout;
@@ -1431,6 +1598,9 @@ static void on_timer(struct timer *t)
 		return;
 	}
 	switch (s->state) {
+	case S_PEEK:
+		tls_decide(s, TLS_HELLO_MORE); /* relay what came, SNI or not */
+		break;
 	case S_HEAD:
 		if (s->msg_begun)
 			reply_error(s, 408, "request head timeout");
@@ -1493,6 +1663,7 @@ static void check_invariants(const struct session *s)
 	check_buf(s->uin);
 	check_buf(s->ohead);
 	assert(s->state != S_HEAD || s->up == NULL);
+	assert(s->state != S_PEEK || (s->up == NULL && s->tp != NULL));
 	assert(s->state != S_CONNECT || s->up != NULL);
 	assert(s->state != S_FORWARD || s->up != NULL || s->abort_after_flush || s->res_done);
 	assert(s->rhead == NULL || s->rhead_sent <= s->rhead->end);
@@ -1517,6 +1688,8 @@ static void pump(struct session *s)
 			if (s->state == S_CLOSED)
 				return;
 		}
+		if (s->state == S_PEEK)
+			progress |= peek_hello(s);
 		progress |= parse_request(s);
 		progress |= upstream_write(s);
 		progress |= upstream_read(s);
@@ -1580,6 +1753,10 @@ static void on_upstream(void *owner, uint32_t events)
 			s->has_upeer = 1;
 			if (s->tunnel == T_CONNECT)
 				connect_established(s);
+			else if (s->tunnel == T_TLS) {
+				s->status = 200; /* for the log: nothing is said to the client */
+				s->state = S_TUNNEL;
+			}
 		} else {
 			s->connect_errno = errno;
 			char a[80];
@@ -1593,11 +1770,42 @@ static void on_upstream(void *owner, uint32_t events)
 	pump(s);
 }
 
-int session_start(struct worker *w, int fd, const union sockaddr_any *peer)
+/* Where a connection on a transparent listener was going; NULL when out of
+ * memory.  A connection that was not redirected is marked, not refused:
+ * HTTP gets a 508 for its request, TLS is closed by the caller. */
+static struct transparent *transparent_new(struct worker *w, int fd)
+{
+	struct transparent *tp = calloc(1, sizeof(*tp));
+	if (tp == NULL)
+		return NULL;
+	if (intercept_original_dst(fd, &tp->odst) == -1)
+		tp->not_redirected = "connection was not redirected here (no NAT record of its original destination)";
+	else if (intercept_is_self(fd, &tp->odst, w->cfg))
+		tp->not_redirected = "connection was not redirected here (its original destination is sluice itself)";
+	else
+		inet_ntop(tp->odst.sa.sa_family,
+			  tp->odst.sa.sa_family == AF_INET6 ? (const void *)&tp->odst.in6.sin6_addr
+							     : (const void *)&tp->odst.in.sin_addr,
+			  tp->odst_text, sizeof(tp->odst_text));
+	return tp;
+}
+
+int session_start(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind)
 {
 	pthread_once(&settings_once, settings_init);
 	struct session *s = calloc(1, sizeof(*s));
-	if (s == NULL) {
+	if (s == NULL || (kind != LISTEN_FORWARD && (s->tp = transparent_new(w, fd)) == NULL)) {
+		free(s);
+		close(fd);
+		atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
+		return -1;
+	}
+	if (kind == LISTEN_TRANSPARENT_TLS && s->tp->not_redirected) {
+		char a[80];
+		log_info("client %s: %s: closed (transparent-tls listener)", log_addr(&peer->sa, a, sizeof(a)),
+			 s->tp->not_redirected);
+		free(s->tp);
+		free(s);
 		close(fd);
 		atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
 		return -1;
@@ -1606,12 +1814,21 @@ int session_start(struct worker *w, int fd, const union sockaddr_any *peer)
 	s->io.cb = on_client;
 	s->w = w;
 	s->peer = *peer;
+	s->kind = (uint8_t)kind;
 	s->timer.cb = on_timer;
 	s->last_active = loop_now(w->loop);
 	begin_request(s);
+	if (kind == LISTEN_TRANSPARENT_TLS) {
+		s->state = S_PEEK;
+		s->phase_start = s->last_active;
+		s->msg_begun = 1; /* the connection is the exchange: log it at its end */
+		s->start_wall = wall_ms();
+		s->start_mono = s->last_active;
+	}
 	if (loop_add(w->loop, &s->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP, 1) == -1) {
 		log_err("epoll_ctl(ADD) for a client: %s", strerror(errno));
 		close(fd);
+		free(s->tp);
 		free(s);
 		atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
 		return -1;

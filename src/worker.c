@@ -36,7 +36,7 @@ static void on_wake(struct io *io, uint32_t events)
 		}
 		pthread_mutex_unlock(&w->qlock);
 		for (uint32_t i = 0; i < n; i++)
-			session_start(w, batch[i].fd, &batch[i].peer);
+			session_start(w, batch[i].fd, &batch[i].peer, batch[i].kind);
 		if (n < 64)
 			break;
 	}
@@ -159,7 +159,7 @@ void worker_destroy(struct worker *w)
 	pthread_mutex_destroy(&w->qlock);
 }
 
-int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer)
+int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind)
 {
 	pthread_mutex_lock(&w->qlock);
 	if (w->qlen == w->qcap) {
@@ -178,6 +178,7 @@ int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer)
 	}
 	struct handoff *h = &w->queue[(w->qhead + w->qlen) % w->qcap];
 	h->fd = fd;
+	h->kind = kind;
 	h->peer = *peer;
 	w->qlen++;
 	pthread_mutex_unlock(&w->qlock);

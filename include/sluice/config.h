@@ -20,9 +20,17 @@
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_CONNECT_PORTS 32
 
+/* What arrives on a listener. */
+enum listen_kind {
+	LISTEN_FORWARD,		/* clients that know they talk to a proxy */
+	LISTEN_TRANSPARENT,	/* redirected plain HTTP: origin-form requests */
+	LISTEN_TRANSPARENT_TLS,	/* redirected TLS: relayed, never decrypted */
+};
+
 struct listen_cfg {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	enum listen_kind kind;
 	char text[80];		/* as written, for logs */
 };
 
@@ -77,8 +85,13 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Cross-field checks after all sources were applied.  Returns 0 or -1. */
 int config_validate(const struct config *c, char *err, size_t errlen);
 
-/* Parse "host:port", "[v6]:port" or ":port" (all addresses) into a listener. */
+/* Parse "host:port", "[v6]:port" or ":port" (all addresses) into a listener
+ * (of kind LISTEN_FORWARD). */
 int config_parse_listen(const char *s, struct listen_cfg *out);
+
+/* "transparent" / "transparent-tls" and back; -1 / NULL when unknown. */
+int config_listen_kind(const char *word);
+const char *config_listen_kind_name(enum listen_kind k);
 
 /* May CONNECT reach this port? */
 int config_connect_port_allowed(const struct config *c, unsigned port);

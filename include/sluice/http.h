@@ -108,6 +108,13 @@ struct http_target {
  * reason in *why. */
 int http_target_parse(const char *t, size_t len, struct http_target *out, const char **why);
 
+/* An origin-form target ("/path?query", or "*") with its authority taken
+ * from a Host value ("h", "h:port", "[v6]:port"; port 80 when absent), as a
+ * transparent listener receives requests.  Returns 0, or -1 with a short
+ * reason in *why. */
+int http_origin_target_parse(const char *t, size_t len, const char *host, size_t host_len,
+			     struct http_target *out, const char **why);
+
 /* Parse a CONNECT target, "host:port" or "[v6]:port" (the port is
  * required).  Returns 0, or -1 with a short reason in *why. */
 int http_authority_parse(const char *t, size_t len, struct http_target *out, const char **why);

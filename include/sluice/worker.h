@@ -32,6 +32,7 @@ struct worker_stats {
 
 struct handoff {
 	int fd;
+	enum listen_kind kind;
 	union sockaddr_any peer;
 };
 
@@ -70,7 +71,7 @@ void worker_destroy(struct worker *w);
 
 /* From the acceptor thread: give fd to the worker.  Returns 0, or -1 (the
  * caller closes fd) when the queue cannot grow. */
-int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer);
+int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind);
 
 /* All client connections of all workers (the acceptor's limit). */
 extern atomic_int worker_connections;

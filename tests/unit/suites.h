@@ -16,5 +16,6 @@ Suite *buf_suite(void);
 Suite *loop_suite(void);
 Suite *tunnel_suite(void);
 Suite *tls_hello_suite(void);
+Suite *intercept_suite(void);
 
 #endif

@@ -396,7 +396,9 @@ START_TEST(many_values_are_refused)
 	ck_assert_int_eq(parse(&c, text, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "t.conf:2: too many values");
 	ck_assert_int_eq(parse(&c, "listen 1.2.3.4:1 1.2.3.4:2\n", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "t.conf:1: listen: listen takes one ADDRESS:PORT");
+	ck_assert_str_eq(err, "t.conf:1: listen: a listener's kind is transparent or transparent-tls");
+	ck_assert_int_eq(parse(&c, "listen 1.2.3.4:1 transparent tls\n", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "t.conf:1: listen: listen takes ADDRESS:PORT [transparent|transparent-tls]");
 }
 END_TEST
 
@@ -406,6 +408,23 @@ START_TEST(bad_listen_value_is_refused)
 	char err[256];
 	ck_assert_int_eq(parse(&c, "listen localhost:3128\n", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "t.conf:1: listen: want IPv4:PORT, [IPv6]:PORT or *:PORT");
+}
+END_TEST
+
+START_TEST(listen_kinds)
+{
+	struct config c;
+	char err[256];
+	ck_assert_int_eq(parse(&c, "listen 127.0.0.1:3128\nlisten 0.0.0.0:3129 transparent\n"
+				   "listen [::]:3130 transparent-tls\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.nlisten, 3);
+	ck_assert_int_eq(c.listen[0].kind, LISTEN_FORWARD);
+	ck_assert_int_eq(c.listen[1].kind, LISTEN_TRANSPARENT);
+	ck_assert_int_eq(c.listen[2].kind, LISTEN_TRANSPARENT_TLS);
+	ck_assert_int_eq(c.listen[2].addr.ss_family, AF_INET6);
+	ck_assert_str_eq(config_listen_kind_name(c.listen[1].kind), "transparent");
+	ck_assert_str_eq(config_listen_kind_name(c.listen[2].kind), "transparent-tls");
+	ck_assert_int_eq(config_listen_kind("Transparent"), -1);
 }
 END_TEST
 
@@ -743,6 +762,7 @@ Suite *config_suite(void)
 
 	tc = tcase_create("listen");
 	tcase_add_test(tc, listen_ipv4);
+	tcase_add_test(tc, listen_kinds);
 	tcase_add_test(tc, listen_ipv6);
 	tcase_add_test(tc, listen_ipv6_any);
 	tcase_add_test(tc, listen_star_and_empty_host_mean_all_ipv4);

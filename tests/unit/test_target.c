@@ -311,6 +311,52 @@ START_TEST(host_value_of_parsed_target)
 }
 END_TEST
 
+/* --- origin-form with Host (transparent listeners) -------------------------- */
+
+static int oparse(const char *target, const char *host, struct http_target *t, const char **why)
+{
+	*why = NULL;
+	return http_origin_target_parse(target, strlen(target), host, strlen(host), t, why);
+}
+
+START_TEST(origin_form_with_host)
+{
+	struct http_target t;
+	const char *why;
+	ck_assert_int_eq(oparse("/a/b?c=d", "Example.test", &t, &why), 0);
+	ck_assert_str_eq(t.host, "Example.test");
+	ck_assert_uint_eq(t.port, 80);
+	ck_assert_str_eq(str(t.path, t.path_len), "/a/b?c=d");
+	ck_assert_ptr_null(t.query);
+	ck_assert_int_eq(oparse("/", "10.200.2.2:8080", &t, &why), 0);
+	ck_assert_str_eq(t.host, "10.200.2.2");
+	ck_assert_uint_eq(t.port, 8080);
+	ck_assert_int_eq(oparse("*", "[fd00:200:2::2]", &t, &why), 0);
+	ck_assert_str_eq(t.host, "fd00:200:2::2");
+	ck_assert_int_eq(t.ipv6, 1);
+	ck_assert_uint_eq(t.port, 80);
+	ck_assert_str_eq(str(t.path, t.path_len), "*");
+}
+END_TEST
+
+START_TEST(origin_form_refusals)
+{
+	struct http_target t;
+	const char *why;
+	ck_assert_int_eq(oparse("http://x/", "x", &t, &why), -1);
+	ck_assert_str_eq(why, "request target is not origin-form");
+	ck_assert_int_eq(oparse("", "x", &t, &why), -1);
+	ck_assert_int_eq(oparse("/", "", &t, &why), -1);
+	ck_assert_str_eq(why, "empty Host");
+	ck_assert_int_eq(oparse("/", "user@x", &t, &why), -1);
+	ck_assert_str_eq(why, "user information in Host");
+	ck_assert_int_eq(oparse("/", "x:99999", &t, &why), -1);
+	ck_assert_str_eq(why, "bad Host");
+	ck_assert_int_eq(oparse("/", "a b", &t, &why), -1);
+	ck_assert_int_eq(oparse("/", "[zz]:80", &t, &why), -1);
+}
+END_TEST
+
 Suite *target_suite(void)
 {
 	Suite *s = suite_create("target");
@@ -347,6 +393,8 @@ Suite *target_suite(void)
 	tcase_add_test(tc, host_value_with_port);
 	tcase_add_test(tc, host_value_ipv6);
 	tcase_add_test(tc, host_value_of_parsed_target);
+	tcase_add_test(tc, origin_form_with_host);
+	tcase_add_test(tc, origin_form_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }

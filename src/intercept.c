@@ -1,0 +1,58 @@
+#include "sluice/intercept.h"
+
+#include <errno.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int intercept_original_dst(int fd, union sockaddr_any *out)
+{
+	union sockaddr_any local;
+	socklen_t len = sizeof(local);
+	if (getsockname(fd, &local.sa, &len) == -1)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	if (local.sa.sa_family == AF_INET6) {
+		len = sizeof(out->in6);
+		return getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &out->in6, &len);
+	}
+	len = sizeof(out->in);
+	return getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &out->in, &len);
+}
+
+static int same_port(const union sockaddr_any *a, const struct sockaddr_storage *b)
+{
+	if (a->sa.sa_family != b->ss_family)
+		return 0;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_port == ((const struct sockaddr_in *)b)->sin_port;
+	return a->in6.sin6_port == ((const struct sockaddr_in6 *)b)->sin6_port;
+}
+
+/* Same family, port and address. */
+static int same_endpoint(const union sockaddr_any *a, const struct sockaddr_storage *b)
+{
+	if (!same_port(a, b))
+		return 0;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
+	return memcmp(&a->in6.sin6_addr, &b6->sin6_addr, sizeof(b6->sin6_addr)) == 0;
+}
+
+int intercept_is_self(int fd, const union sockaddr_any *dst, const struct config *cfg)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 && same_endpoint(dst, &local))
+		return 1;
+	/* A wildcard listener cannot be told apart from a remote service on
+	 * the same port; the local address above covers it for connections
+	 * that were not redirected. */
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (same_endpoint(dst, &cfg->listen[i].addr))
+			return 1;
+	return 0;
+}
