@@ -1,4 +1,5 @@
 #include "sluice/config.h"
+#include "sluice/tls_hello.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -500,6 +501,14 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	if (c->max_connections < 1) {
 		snprintf(err, errlen, "max_connections must be at least 1");
 		return -1;
+	}
+	for (int i = 0; i < c->nlisten; i++) {
+		/* the ClientHello is read into one buffer, up to TLS_HELLO_MAX */
+		if (c->listen[i].kind == LISTEN_TRANSPARENT_TLS && c->buffer_size < TLS_HELLO_MAX) {
+			snprintf(err, errlen, "a transparent-tls listener needs buffer_size %uk or more",
+				 TLS_HELLO_MAX / 1024);
+			return -1;
+		}
 	}
 	const uint32_t *t[] = { &c->header_timeout, &c->keepalive_timeout, &c->dns_timeout,
 				&c->connect_timeout, &c->response_timeout, &c->idle_timeout,

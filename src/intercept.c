@@ -1,6 +1,7 @@
 #include "sluice/intercept.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <netinet/in.h>
@@ -40,6 +41,29 @@ static int same_endpoint(const union sockaddr_any *a, const struct sockaddr_stor
 		return a->in.sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
 	const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
 	return memcmp(&a->in6.sin6_addr, &b6->sin6_addr, sizeof(b6->sin6_addr)) == 0;
+}
+
+int intercept_is_local(const union sockaddr_any *dst)
+{
+	/* A connected UDP socket asks the routing table without sending
+	 * anything: to a local address, the source it picks is that address
+	 * (bind(2) would say yes to every address under ip_nonlocal_bind).
+	 * The loopback ranges answer with their one preferred source. */
+	if (dst->sa.sa_family == AF_INET ? (ntohl(dst->in.sin_addr.s_addr) >> 24) == 127
+					 : IN6_IS_ADDR_LOOPBACK(&dst->in6.sin6_addr))
+		return 1;
+	socklen_t len = dst->sa.sa_family == AF_INET6 ? sizeof(dst->in6) : sizeof(dst->in);
+	int fd = socket(dst->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return 0;
+	union sockaddr_any src;
+	socklen_t slen = sizeof(src);
+	int local = connect(fd, &dst->sa, len) == 0 && getsockname(fd, &src.sa, &slen) == 0 &&
+		    (dst->sa.sa_family == AF_INET6
+			     ? memcmp(&src.in6.sin6_addr, &dst->in6.sin6_addr, sizeof(src.in6.sin6_addr)) == 0
+			     : src.in.sin_addr.s_addr == dst->in.sin_addr.s_addr);
+	close(fd);
+	return local;
 }
 
 int intercept_is_self(int fd, const union sockaddr_any *dst, const struct config *cfg)

@@ -69,6 +69,7 @@ struct transparent {
 	union sockaddr_any odst;	/* where the client was going */
 	char odst_text[INET6_ADDRSTRLEN];
 	const char *not_redirected;	/* why odst is sluice itself, or NULL */
+	const char *refused;		/* why odst may not be reached, or NULL */
 	char named[DNS_NAME_MAX + 1];	/* HTTP: the host the request named (Host) */
 	uint16_t named_port;
 	uint8_t hello;			/* TLS: enum tls_hello, once decided */
@@ -363,6 +364,12 @@ void session_reap(struct worker *w)
 
 /* --- access log --------------------------------------------------------------------- */
 
+static uint16_t sockaddr_port(const union sockaddr_any *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
+}
+
+
 static void log_request(struct session *s)
 {
 	struct worker *w = W(s);
@@ -392,6 +399,8 @@ static void log_request(struct session *s)
 		int n = snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]" : "http://%s", host);
 		if (port != 80)
 			n += snprintf(url + n, sizeof(url) - (size_t)n, ":%u", port);
+		if (plen == 1 && path[0] == '*')
+			plen = 0; /* OPTIONS *: the server itself */
 		if (plen > sizeof(url) - (size_t)n)
 			plen = sizeof(url) - (size_t)n;
 		memcpy(url + n, path, plen);
@@ -403,6 +412,14 @@ static void log_request(struct session *s)
 		int n = snprintf(url, sizeof(url), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, s->port);
 		url_len = n > 0 ? (size_t)n : 0;
 		method = "CONNECT";
+	}
+	if (url_len == 0 && s->tp && s->tp->odst_text[0]) {
+		/* refused before any URL: where the connection was going */
+		int n = snprintf(url, sizeof(url), s->tp->odst.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+				 s->tp->odst_text, sockaddr_port(&s->tp->odst));
+		url_len = n > 0 ? (size_t)n : 0;
+		if (s->kind == LISTEN_TRANSPARENT_TLS)
+			method = "CONNECT"; /* a TLS connection closed before its relay began */
 	}
 	char hello[300] = "";
 	if (s->tunnel == T_TLS)
@@ -695,11 +712,6 @@ static void on_connect_head(struct session *s, const struct http_head *h)
 	route(s, 0);		/* a tunnel needs its own connection, never a pooled one */
 }
 
-static uint16_t sockaddr_port(const union sockaddr_any *a)
-{
-	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
-}
-
 /* A request on a transparent listener goes where the client was going,
  * whatever it names: Host (or an absolute URL, RFC 9112 3.2.2) only names
  * the host for the log, and a literal that disagrees is logged.  Otherwise a
@@ -718,24 +730,38 @@ static int transparent_target(struct session *s, const struct http_head *h, stru
 		reply_error(s, 508, tp->not_redirected);
 		return -1;
 	}
-	int r;
-	if (tlen > 0 && target[0] != '/' && target[0] != '*') {
+	if (tp->refused) {
+		log_info("client %s: %s (%s): answering 403", log_addr(&s->peer.sa, a, sizeof(a)), tp->refused,
+			 tp->odst_text);
+		reply_error(s, 403, tp->refused);
+		return -1;
+	}
+	/* RFC 9112 3.2: one Host, and none only from an HTTP/1.0 client */
+	int hi = -1, nhost = 0;
+	for (uint32_t i = 0; i < h->nhdr; i++)
+		if (http_span_eq(h, h->hdr[i].name, "Host") && nhost++ == 0)
+			hi = (int)i;
+	int r = -1;
+	if (nhost > 1)
+		why = "more than one Host";
+	else if (nhost == 0 && h->minor != 0)
+		why = "no Host in an HTTP/1.1 request";
+	else if (tlen == 1 && target[0] == '*' && s->req.method != HTTP_OPTIONS)
+		why = "asterisk-form target is for OPTIONS only"; /* RFC 9112 3.2.4 */
+	else if (tlen > 0 && target[0] != '/' && target[0] != '*')
 		r = http_target_parse(target, tlen, t, &why);
-	} else {
-		int hi = http_find(h, "Host");
-		if (hi >= 0) {
-			const struct http_span v = h->hdr[hi].value;
-			r = http_origin_target_parse(target, tlen, h->raw + v.off, v.len, t, &why);
-		} else if (h->minor == 0) {
-			/* an HTTP/1.0 client may send none: name the destination */
-			char host[INET6_ADDRSTRLEN + 2];
-			int n = snprintf(host, sizeof(host), tp->odst.sa.sa_family == AF_INET6 ? "[%s]" : "%s",
-					 tp->odst_text);
-			r = http_origin_target_parse(target, tlen, host, (size_t)n, t, &why);
-		} else {
-			r = -1;
-			why = "no Host in an HTTP/1.1 request"; /* RFC 9112 3.2 */
-		}
+	else if (hi >= 0)
+		r = http_origin_target_parse(target, tlen, h->raw + h->hdr[hi].value.off, h->hdr[hi].value.len, t,
+					     &why);
+	else {
+		/* an HTTP/1.0 client may send none: name the destination */
+		char host[INET6_ADDRSTRLEN + 8];
+		uint16_t port = sockaddr_port(&tp->odst);
+		int n = snprintf(host, sizeof(host), tp->odst.sa.sa_family == AF_INET6 ? "[%s]" : "%s",
+				 tp->odst_text);
+		if (port != 80)
+			n += snprintf(host + n, sizeof(host) - (size_t)n, ":%u", port);
+		r = http_origin_target_parse(target, tlen, host, (size_t)n, t, &why);
 	}
 	if (r == -1) {
 		s->method_len = 0;
@@ -1525,6 +1551,11 @@ static int peek_hello(struct session *s)
 	uint32_t have = b->end - b->start; /* all unparsed: nothing is consumed */
 	enum tls_hello r = tls_hello_parse((const uint8_t *)b->data + b->start, have, s->tp->sni,
 					   sizeof(s->tp->sni));
+	if (r == TLS_HELLO_MORE && s->c_eof) {
+		s->reason = "client closed before its ClientHello was complete";
+		close_session(s);
+		return 0;
+	}
 	if (r == TLS_HELLO_MORE && buf_room(b) > 0 && have < TLS_HELLO_MAX)
 		return 0; /* wait for more, within header_timeout */
 	if (r == TLS_HELLO_MORE)
@@ -1599,7 +1630,12 @@ static void on_timer(struct timer *t)
 	}
 	switch (s->state) {
 	case S_PEEK:
-		tls_decide(s, TLS_HELLO_MORE); /* relay what came, SNI or not */
+		if (s->cin == NULL || buf_empty(s->cin)) {
+			s->reason = "no bytes within header_timeout"; /* nothing to relay */
+			close_session(s);
+		} else {
+			tls_decide(s, TLS_HELLO_MORE); /* relay what came, SNI or not */
+		}
 		break;
 	case S_HEAD:
 		if (s->msg_begun)
@@ -1778,15 +1814,18 @@ static struct transparent *transparent_new(struct worker *w, int fd)
 	struct transparent *tp = calloc(1, sizeof(*tp));
 	if (tp == NULL)
 		return NULL;
-	if (intercept_original_dst(fd, &tp->odst) == -1)
+	if (intercept_original_dst(fd, &tp->odst) == -1) {
 		tp->not_redirected = "connection was not redirected here (no NAT record of its original destination)";
-	else if (intercept_is_self(fd, &tp->odst, w->cfg))
+		return tp;
+	}
+	inet_ntop(tp->odst.sa.sa_family,
+		  tp->odst.sa.sa_family == AF_INET6 ? (const void *)&tp->odst.in6.sin6_addr
+						     : (const void *)&tp->odst.in.sin_addr,
+		  tp->odst_text, sizeof(tp->odst_text));
+	if (intercept_is_self(fd, &tp->odst, w->cfg))
 		tp->not_redirected = "connection was not redirected here (its original destination is sluice itself)";
-	else
-		inet_ntop(tp->odst.sa.sa_family,
-			  tp->odst.sa.sa_family == AF_INET6 ? (const void *)&tp->odst.in6.sin6_addr
-							     : (const void *)&tp->odst.in.sin_addr,
-			  tp->odst_text, sizeof(tp->odst_text));
+	else if (intercept_is_local(&tp->odst))
+		tp->refused = "original destination is an address of this gateway";
 	return tp;
 }
 
@@ -1800,10 +1839,11 @@ int session_start(struct worker *w, int fd, const union sockaddr_any *peer, enum
 		atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
 		return -1;
 	}
-	if (kind == LISTEN_TRANSPARENT_TLS && s->tp->not_redirected) {
+	if (kind == LISTEN_TRANSPARENT_TLS && (s->tp->not_redirected || s->tp->refused)) {
 		char a[80];
-		log_info("client %s: %s: closed (transparent-tls listener)", log_addr(&peer->sa, a, sizeof(a)),
-			 s->tp->not_redirected);
+		log_info("client %s: %s%s%s: closed (transparent-tls listener)", log_addr(&peer->sa, a, sizeof(a)),
+			 s->tp->not_redirected ? s->tp->not_redirected : s->tp->refused,
+			 s->tp->odst_text[0] ? " " : "", s->tp->odst_text);
 		free(s->tp);
 		free(s);
 		close(fd);

@@ -22,4 +22,11 @@ int intercept_original_dst(int fd, union sockaddr_any *out);
  * with OUTPUT rules, is a loop this cannot see: the README says so.) */
 int intercept_is_self(int fd, const union sockaddr_any *dst, const struct config *cfg);
 
+/* Is dst's address one of this machine's own (whatever the port)?  A
+ * redirected connection to the gateway itself must not be carried there:
+ * sluice would reach the gateway's services from a local address, past the
+ * INPUT rules that keep clients out.  Answered by the routing table, so it
+ * follows address changes. */
+int intercept_is_local(const union sockaddr_any *dst);
+
 #endif

@@ -80,7 +80,8 @@ net ip -n "$NS_C" route add default via 10.200.1.1
 net ip -n "$NS_C" -6 route add default via fd00:200:1::1
 net ip -n "$NS_S" route add default via 10.200.2.1
 net ip -n "$NS_S" -6 route add default via fd00:200:2::1
-net in_g sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+# /proc, not sysctl(8): procps may not be installed
+net in_g sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward && echo 1 >/proc/sys/net/ipv6/conf/all/forwarding'
 for ipt in iptables ip6tables; do
 	net in_g "$ipt" -t nat -A PREROUTING -i gc0 -p tcp --dport 80 -j REDIRECT --to-ports 3129
 	net in_g "$ipt" -t nat -A PREROUTING -i gc0 -p tcp --dport 443 -j REDIRECT --to-ports 3130
@@ -244,7 +245,26 @@ access_log_has " GET http://10\.200\.9\.9/echo - ORIGINAL_DST/10\.200\.2\.2 " \
 in_c timeout 10 bash -c 'exec 3<>/dev/tcp/10.200.2.2/80 && printf "GET / HTTP/1.1\r\n\r\n" >&3 && head -n1 <&3' \
 	>"$T/nohost" 2>&1 || fail "no Host: $(cat "$T/nohost")"
 expect_eq "$(tr -d '\r' <"$T/nohost")" "HTTP/1.1 400 Bad Request" "HTTP/1.1 request without Host"
-ok "transparent HTTP: CONNECT refused (403), absolute-form goes to the original destination, no Host is a 400"
+# two Host lines, and an asterisk-form target on anything but OPTIONS: 400
+raw80() { # REQUEST: its status line, from the client namespace to 10.200.2.2:80
+	in_c timeout 10 bash -c 'exec 3<>/dev/tcp/10.200.2.2/80 && printf "$1" >&3 && head -n1 <&3' _ "$1" | tr -d '\r'
+}
+expect_eq "$(raw80 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')" "HTTP/1.1 400 Bad Request" "two Host lines"
+expect_eq "$(raw80 'GET * HTTP/1.1\r\nHost: 10.200.2.2\r\n\r\n')" "HTTP/1.1 400 Bad Request" "GET *"
+ok "transparent HTTP: CONNECT refused (403), absolute-form goes to the original destination, no Host, two Hosts, GET * are 400"
+
+# the gateway's own addresses are not carried there: that would reach the
+# gateway's services from a local address, past its INPUT rules
+for url in "http://10.200.2.1/" "http://10.200.1.1/" "http://[fd00:200:2::1]/"; do
+	in_c curl -sS -m 10 -o "$T/body" -w '%{http_code}' "$url" >"$T/code" 2>"$T/curl.err" \
+		|| fail "$url: curl: $(cat "$T/curl.err")"
+	expect_eq "$(cat "$T/code")" 403 "$url (the gateway itself) from the client"
+done
+grep -q "original destination is an address of this gateway" "$T/body" || fail "403 body: $(cat "$T/body")"
+in_c curl -sS -m 10 -k -o /dev/null "https://10.200.2.1/" 2>"$T/curl.err" && fail "https://10.200.2.1/ (the gateway) was relayed"
+wait_for 5 grep -q "original destination is an address of this gateway 10.200.2.1: closed" "$T/sluice.err" \
+	|| fail "TLS to the gateway's own address: not refused in the error log"
+ok "connections redirected to the gateway's own addresses are refused: 403 (HTTP), closed (TLS)"
 
 # TLS without SNI, and bytes that are not TLS at all, are relayed and logged as such
 in_c timeout 10 openssl s_client -connect 10.200.2.2:443 -noservername -CAfile "$T/cert.pem" \
@@ -260,7 +280,7 @@ ok "transparent TLS: a hello without SNI and a stream that is not TLS are relaye
 # the start of a ClientHello and then silence: after header_timeout (2 s
 # here) the connection is relayed anyway, and logged as incomplete
 mkfifo "$T/hello.go"
-in_c bash -c 'exec 3<>/dev/tcp/10.200.2.2/443 && printf "\x16\x03\x01\x02\x00\x01\x00" >&3 &&
+ip netns exec "$NS_C" bash -c 'exec 3<>/dev/tcp/10.200.2.2/443 && printf "\x16\x03\x01\x02\x00\x01\x00" >&3 &&
 	echo sent >"$1" && read -r _ <"$2" && exec 3>&-' _ "$T/hello.sent" "$T/hello.go" &
 hello_pid=$!
 PIDS+=("$hello_pid")
@@ -273,6 +293,18 @@ untrack "$hello_pid"
 wait_for 10 grep -q "CONNECT 10\.200\.2\.2:443 .*incomplete hello" "$T/access.log" \
 	|| fail "partial hello: no 'incomplete hello' line: $(cat "$T/access.log")"
 ok "transparent TLS: a ClientHello that stops half way is relayed after header_timeout and logged"
+
+# the start of a hello and then the client's FIN: closed at once, never relayed
+in_c timeout 10 bash -c 'exec 3<>/dev/tcp/10.200.2.2/443 && printf "\x16\x03\x01" >&3 && exec 3>&-'
+wait_for 5 grep -q "CONNECT 10\.200\.2\.2:443 .*client closed before its ClientHello was complete" "$T/access.log" \
+	|| fail "hello cut by the client: no 'client closed before its ClientHello' line: $(cat "$T/access.log")"
+# connected and silent: closed after header_timeout, nothing is relayed
+start=$(now_ms)
+in_c timeout 10 bash -c 'exec 3<>/dev/tcp/10.200.2.2/443 && cat <&3' >/dev/null 2>&1
+[ $(( $(now_ms) - start )) -ge 1500 ] || fail "silent TLS client: closed before header_timeout"
+wait_for 5 grep -q "CONNECT 10\.200\.2\.2:443 .*no bytes within header_timeout" "$T/access.log" \
+	|| fail "silent TLS client: no 'no bytes within header_timeout' line: $(cat "$T/access.log")"
+ok "transparent TLS: a client that closes mid-hello is closed at once; a silent one after header_timeout"
 
 # --- the ordinary listener still works beside the transparent ones ---------------------------
 in_g curl -sS -m 10 -x http://127.0.0.1:3128 -o "$T/echo" "http://10.200.2.2/echo" 2>"$T/curl.err" \

@@ -428,6 +428,19 @@ START_TEST(listen_kinds)
 }
 END_TEST
 
+START_TEST(transparent_tls_needs_a_buffer_for_a_whole_hello)
+{
+	struct config c;
+	char err[256];
+	ck_assert_int_eq(parse(&c, "listen 0.0.0.0:3130 transparent-tls\nbuffer_size 8k\nheader_max 4k\n"
+				   "url_max 2k\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "a transparent-tls listener needs buffer_size 16k or more");
+	c.listen[0].kind = LISTEN_TRANSPARENT;
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(too_many_listen_directives_are_refused)
 {
 	struct config c;
@@ -763,6 +776,7 @@ Suite *config_suite(void)
 	tc = tcase_create("listen");
 	tcase_add_test(tc, listen_ipv4);
 	tcase_add_test(tc, listen_kinds);
+	tcase_add_test(tc, transparent_tls_needs_a_buffer_for_a_whole_hello);
 	tcase_add_test(tc, listen_ipv6);
 	tcase_add_test(tc, listen_ipv6_any);
 	tcase_add_test(tc, listen_star_and_empty_host_mean_all_ipv4);

@@ -96,12 +96,41 @@ START_TEST(elsewhere_is_not_self_but_a_listener_is)
 }
 END_TEST
 
+START_TEST(local_addresses_are_local)
+{
+	union sockaddr_any a;
+	memset(&a, 0, sizeof(a));
+	a.in.sin_family = AF_INET;
+	a.in.sin_port = htons(80);
+	a.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(intercept_is_local(&a), 1);
+	inet_pton(AF_INET, "127.0.0.2", &a.in.sin_addr);
+	ck_assert_int_eq(intercept_is_local(&a), 1); /* all of 127/8 is local */
+	/* TEST-NET-1 is nobody's address: not local, whatever the routes
+	 * (unreachable is also "not local") */
+	inet_pton(AF_INET, "192.0.2.1", &a.in.sin_addr);
+	ck_assert_int_eq(intercept_is_local(&a), 0);
+	memset(&a, 0, sizeof(a));
+	a.in6.sin6_family = AF_INET6;
+	a.in6.sin6_port = htons(443);
+	a.in6.sin6_addr = in6addr_loopback;
+	int v6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (v6 != -1) { /* a kernel without IPv6 has no such address */
+		close(v6);
+		ck_assert_int_eq(intercept_is_local(&a), 1);
+	}
+	inet_pton(AF_INET6, "2001:db8::1", &a.in6.sin6_addr);
+	ck_assert_int_eq(intercept_is_local(&a), 0);
+}
+END_TEST
+
 Suite *intercept_suite(void)
 {
 	Suite *s = suite_create("intercept");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, not_redirected_is_self);
 	tcase_add_test(tc, elsewhere_is_not_self_but_a_listener_is);
+	tcase_add_test(tc, local_addresses_are_local);
 	suite_add_tcase(s, tc);
 	return s;
 }
