@@ -331,8 +331,7 @@ static void close_session(struct session *s)
 	}
 	drop_upstream(s);
 	timer_cancel(w->loop, &s->timer);
-	loop_del(w->loop, &s->io);
-	close(s->io.fd);
+	close(s->io.fd); /* leaves epoll too: the socket is never shared */
 	s->io.fd = -1; /* the loop skips events still queued for it */
 	put_buf(s, &s->cin);
 	put_buf(s, &s->rhead);
@@ -459,9 +458,19 @@ static void log_request(struct session *s)
 
 /* --- request side ------------------------------------------------------------------- */
 
-/* The reply is out: shut our side and drain the client's for a moment. */
+/* The reply is out: shut our side and drain the client's for a moment, so
+ * bytes it is still sending cannot turn our close into a reset that
+ * destroys the reply.  Unless nothing more can come: the client asked to
+ * close, its request was complete, nothing of it is unparsed and its socket
+ * read empty with no new edge in this batch.  Then close at once (the reset
+ * risk is a client that breaks its own Connection: close). */
 static void start_linger(struct session *s)
 {
+	if (!s->keep_alive && s->req_done && !s->c_rd && (s->cin == NULL || buf_unparsed(s->cin) == 0) &&
+	    !loop_pending(W(s)->loop, &s->io, EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		close_session(s);
+		return;
+	}
 	shutdown(s->io.fd, SHUT_WR);
 	s->state = S_LINGER;
 	s->phase_start = loop_now(W(s)->loop);

@@ -180,8 +180,11 @@ int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, en
 	h->fd = fd;
 	h->kind = kind;
 	h->peer = *peer;
-	w->qlen++;
+	/* The worker drains the whole queue per wake-up, under this lock: a
+	 * queue that was not empty has a wake-up coming already. */
+	int was_empty = w->qlen++ == 0;
 	pthread_mutex_unlock(&w->qlock);
-	wake(w);
+	if (was_empty)
+		wake(w);
 	return 0;
 }
