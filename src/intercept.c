@@ -1,12 +1,12 @@
 #include "sluice/intercept.h"
 
 #include <errno.h>
-#include <unistd.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 int intercept_original_dst(int fd, union sockaddr_any *out)
 {

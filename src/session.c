@@ -757,8 +757,11 @@ static int transparent_target(struct session *s, const struct http_head *h, stru
 		why = "no Host in an HTTP/1.1 request";
 	else if (tlen == 1 && target[0] == '*' && s->req.method != HTTP_OPTIONS)
 		why = "asterisk-form target is for OPTIONS only"; /* RFC 9112 3.2.4 */
-	else if (tlen > 0 && target[0] != '/' && target[0] != '*')
+	else if (tlen > 0 && target[0] != '/' && target[0] != '*') {
 		r = http_target_parse(target, tlen, t, &why);
+		if (r == -1 && tlen >= 8 && strncasecmp(target, "https://", 8) == 0)
+			why = "https URLs are not accepted on a transparent listener";
+	}
 	else if (hi >= 0)
 		r = http_origin_target_parse(target, tlen, h->raw + h->hdr[hi].value.off, h->hdr[hi].value.len, t,
 					     &why);

@@ -251,6 +251,10 @@ raw80() { # REQUEST: its status line, from the client namespace to 10.200.2.2:80
 }
 expect_eq "$(raw80 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')" "HTTP/1.1 400 Bad Request" "two Host lines"
 expect_eq "$(raw80 'GET * HTTP/1.1\r\nHost: 10.200.2.2\r\n\r\n')" "HTTP/1.1 400 Bad Request" "GET *"
+expect_eq "$(raw80 'GET https://10.200.2.2/ HTTP/1.1\r\nHost: 10.200.2.2\r\n\r\n')" "HTTP/1.1 400 Bad Request" \
+	"https:// absolute-form"
+access_log_has "https URLs are not accepted on a transparent listener" \
+	|| fail "https:// absolute-form: no reason in the access log: $(cat "$T/access.log")"
 ok "transparent HTTP: CONNECT refused (403), absolute-form goes to the original destination, no Host, two Hosts, GET * are 400"
 
 # the gateway's own addresses are not carried there: that would reach the
