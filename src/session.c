@@ -414,9 +414,7 @@ static void log_request(struct session *s)
 	}
 	if (url_len == 0 && s->tp && s->tp->odst_text[0]) {
 		/* refused before any URL: where the connection was going */
-		int n = snprintf(url, sizeof(url), s->tp->odst.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-				 s->tp->odst_text, sockaddr_port(&s->tp->odst));
-		url_len = n > 0 ? (size_t)n : 0;
+		url_len = strlen(log_addr(&s->tp->odst.sa, url, sizeof(url)));
 		if (s->kind == LISTEN_TRANSPARENT_TLS)
 			method = "CONNECT"; /* a TLS connection closed before its relay began */
 	}
@@ -784,14 +782,12 @@ static int transparent_target(struct session *s, const struct http_head *h, stru
 	tp->named_port = t->port;
 	snprintf(s->host, sizeof(s->host), "%s", tp->odst_text);
 	s->port = sockaddr_port(&tp->odst);
+	/* a literal compares in its canonical spelling; a name cannot be
+	 * checked without a lookup, and goes unremarked */
 	union sockaddr_any lit;
-	int differs = t->port != s->port;
-	if (!differs && parse_literal(t->host, t->port, &lit) == 0)
-		differs = lit.sa.sa_family != tp->odst.sa.sa_family ||
-			  (lit.sa.sa_family == AF_INET
-				   ? lit.in.sin_addr.s_addr != tp->odst.in.sin_addr.s_addr
-				   : memcmp(&lit.in6.sin6_addr, &tp->odst.in6.sin6_addr, sizeof(lit.in6.sin6_addr)) != 0);
-	if (differs)
+	char canon[INET6_ADDRSTRLEN];
+	if (t->port != s->port ||
+	    (parse_literal(t->host, t->port, &lit) == 0 && strcmp(log_host(&lit.sa, canon, sizeof(canon)), s->host) != 0))
 		log_info("client %s: Host %s:%u does not match the original destination %s:%u; going to the "
 			 "original destination", log_addr(&s->peer.sa, a, sizeof(a)), t->host, t->port, s->host,
 			 s->port);
@@ -1568,10 +1564,10 @@ static int peek_hello(struct session *s)
 		close_session(s);
 		return 0;
 	}
-	if (r == TLS_HELLO_MORE && buf_room(b) > 0 && have < TLS_HELLO_MAX)
-		return 0; /* wait for more, within header_timeout */
+	/* The reader decides by TLS_HELLO_MAX bytes, and config_validate makes
+	 * cin hold that many: waiting cannot meet a full buffer. */
 	if (r == TLS_HELLO_MORE)
-		r = TLS_HELLO_TOO_BIG; /* the buffer is full and the hello goes on */
+		return 0; /* wait for more, within header_timeout */
 	if (r != TLS_HELLO_SNI)
 		s->tp->sni[0] = '\0';
 	tls_decide(s, r);
@@ -1830,10 +1826,7 @@ static struct transparent *transparent_new(struct worker *w, int fd)
 		tp->not_redirected = "connection was not redirected here (no NAT record of its original destination)";
 		return tp;
 	}
-	inet_ntop(tp->odst.sa.sa_family,
-		  tp->odst.sa.sa_family == AF_INET6 ? (const void *)&tp->odst.in6.sin6_addr
-						     : (const void *)&tp->odst.in.sin_addr,
-		  tp->odst_text, sizeof(tp->odst_text));
+	log_host(&tp->odst.sa, tp->odst_text, sizeof(tp->odst_text));
 	if (intercept_is_self(fd, &tp->odst, w->cfg))
 		tp->not_redirected = "connection was not redirected here (its original destination is sluice itself)";
 	else if (intercept_is_local(&tp->odst))
