@@ -108,7 +108,7 @@ $(BUILD)/obj/%.o: src/%.c
 $(BUILD)/sluice: $(OBJS) $(BUILD)/libllhttp.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(BUILD)/libllhttp.a $(LDLIBS)
 
-$(BUILD)/unit: $(UNIT_SRCS) $(wildcard tests/fuzz/*.h) $(LIB_OBJS) $(BUILD)/libllhttp.a
+$(BUILD)/unit: $(UNIT_SRCS) $(wildcard tests/common/*.h) $(LIB_OBJS) $(BUILD)/libllhttp.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -o $@ $(UNIT_SRCS) \
 	  $(LIB_OBJS) $(BUILD)/libllhttp.a $(shell pkg-config --libs check) $(LDLIBS)
 
@@ -176,7 +176,7 @@ clean:
 	rm -rf build build-asan build-tsan
 
 # --- fuzzing --------------------------------------------------------------------
-# The TLS ClientHello reader against the promises in tests/fuzz/hello_check.h:
+# The TLS ClientHello reader against the promises in tests/common/hello_check.h:
 # FUZZ_ITERATIONS inputs mutated from tests/fuzz/corpus/ by a gcc build with
 # ASan and UBSan (tests/fuzz/driver.c; the same FUZZ_SEED gives the same
 # inputs), then, when clang is there, as long again under libFuzzer, whose
@@ -185,7 +185,7 @@ FUZZ_ITERATIONS ?= 200000
 FUZZ_SEED       ?= 1
 FUZZ_SAN   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRCS  := tests/fuzz/fuzz_tls_hello.c src/tls_hello.c
-FUZZ_DEPS  := $(FUZZ_SRCS) $(wildcard tests/fuzz/*.h) include/sluice/tls_hello.h
+FUZZ_DEPS  := $(FUZZ_SRCS) $(wildcard tests/fuzz/*.h tests/common/*.h) include/sluice/tls_hello.h
 
 $(BUILD)/fuzz_tls_hello: tests/fuzz/driver.c $(FUZZ_DEPS)
 	@mkdir -p $(dir $@)

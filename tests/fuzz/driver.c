@@ -4,10 +4,10 @@
  *
  * Each PATH is a seed file or a directory of them (read in name order).
  * The seeds run as they are, then ITERATIONS inputs made from them by
- * mutate.h: the same SEED and seed files give the same inputs, so a failure
- * seen once is seen again.  When the target aborts or a sanitizer stops the
- * run, the input is saved to $FUZZ_CRASH_FILE (default fuzz-crash.bin) and
- * `fuzz_tls_hello 0 0 that-file` replays it alone.
+ * tests/common/mutate.h: the same SEED and seed files give the same inputs,
+ * so a failure seen once is seen again.  When the target aborts or a
+ * sanitizer stops the run, the input is saved to $FUZZ_CRASH_FILE (default
+ * fuzz-crash.bin) and `fuzz_tls_hello 0 0 that-file` replays it alone.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +24,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-#include "mutate.h"
+#include "../common/mutate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

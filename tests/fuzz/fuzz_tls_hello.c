@@ -1,10 +1,10 @@
 /* The fuzz target for src/tls_hello.c: the libFuzzer entry point, also run
  * by tests/fuzz/driver.c in gcc builds.  The promises it checks are listed
- * in hello_check.h; a broken one aborts with its name. */
+ * in tests/common/hello_check.h; a broken one aborts with its name. */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hello_check.h"
+#include "../common/hello_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,10 @@
-/* suites: one Check suite per pure module; unit_main.c runs them all.
+/* suites: one Check suite per pure module, named after it; unit_main.c runs
+ * them all.
  *
- * Each test_*.c file defines its module's suite constructor and keeps its
- * tests and helpers static.
+ * test_MODULE.c defines the module's suite constructor, MODULE_suite().  A
+ * module whose tests span files keeps the others as test_MODULE_PART.c, each
+ * exporting a function that adds its test cases to the module's suite,
+ * called from the constructor.  Tests and helpers stay static.
  */
 #ifndef SLUICE_TEST_SUITES_H
 #define SLUICE_TEST_SUITES_H
@@ -9,9 +12,9 @@
 #include <check.h>
 
 Suite *http_suite(void);
-Suite *target_suite(void);
+void http_target_add_tcases(Suite *s); /* test_http_target.c */
 Suite *config_suite(void);
-Suite *dns_cache_suite(void);
+Suite *dns_suite(void);
 Suite *buf_suite(void);
 Suite *loop_suite(void);
 Suite *tunnel_suite(void);

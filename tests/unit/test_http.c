@@ -1,6 +1,7 @@
 /* Unit tests for src/http.c: head parsing and its refusals, hop-by-hop
  * marking, and the exact bytes of rewritten and local heads.
- * (Request targets are in test_target.c.) */
+ * (Request targets are in test_http_target.c, whose test cases join this
+ * suite.) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1114,5 +1115,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, write_local_fits_exactly_with_empty_body);
 	tcase_add_test(tc, write_local_fits_exactly_with_body);
 	suite_add_tcase(s, tc);
+
+	http_target_add_tcases(s);
 	return s;
 }

@@ -1,15 +1,15 @@
 /* Unit tests for src/tls_hello.c: SNI from real ClientHellos (whole, cut
  * short, cut into records), every refusal, the size limit, and an
- * in-process run of the fuzz mutations (tests/fuzz/) against the parser's
- * promises.
+ * in-process run of the fuzz mutations (tests/common/mutate.h, shared with
+ * tests/fuzz/) against the parser's promises (tests/common/hello_check.h).
  *
  * The real hellos were captured on loopback with tests/fuzz/capture-hello.pl
  * (OpenSSL 3.0.19, curl 7.88.1); tests/fuzz/corpus/ has the same bytes. */
 #include <stdio.h>
 #include <string.h>
 
-#include "../fuzz/hello_check.h"
-#include "../fuzz/mutate.h"
+#include "../common/hello_check.h"
+#include "../common/mutate.h"
 #include "sluice/tls_hello.h"
 #include "suites.h"
 
@@ -975,7 +975,7 @@ END_TEST
 #define FUZZ_ITERATIONS 20000
 
 /* The mutations of `make fuzz`, fewer of them, checked against the same
- * promises (tests/fuzz/hello_check.h).  Every kind of result must turn up,
+ * promises (tests/common/hello_check.h).  Every kind of result must turn up,
  * or the mutations are not reaching the parser's corners. */
 START_TEST(mutations_keep_every_promise)
 {

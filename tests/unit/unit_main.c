@@ -8,9 +8,8 @@
 int main(void)
 {
 	SRunner *sr = srunner_create(http_suite());
-	srunner_add_suite(sr, target_suite());
 	srunner_add_suite(sr, config_suite());
-	srunner_add_suite(sr, dns_cache_suite());
+	srunner_add_suite(sr, dns_suite());
 	srunner_add_suite(sr, buf_suite());
 	srunner_add_suite(sr, loop_suite());
 	srunner_add_suite(sr, tunnel_suite());

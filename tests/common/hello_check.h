@@ -24,8 +24,8 @@
  * so that under ASan a read one byte past len is an error, even for the
  * prefixes and whatever buffer the caller keeps inputs in.
  */
-#ifndef SLUICE_TEST_FUZZ_HELLO_CHECK_H
-#define SLUICE_TEST_FUZZ_HELLO_CHECK_H
+#ifndef SLUICE_TEST_COMMON_HELLO_CHECK_H
+#define SLUICE_TEST_COMMON_HELLO_CHECK_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
-/* Unit tests for the DNS cache (dns_cache_* in src/dns.c): pending entries,
- * expiry, negative answers, case-insensitive names and LRU eviction.  The
- * clock is passed in, so times here are plain numbers of ms. */
+/* Unit tests for src/dns.c, the dns suite.  They cover its cache half
+ * (dns_cache_*): pending entries, expiry, negative answers, case-insensitive
+ * names and LRU eviction.  The clock is passed in, so times here are plain
+ * numbers of ms. */
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -237,9 +238,9 @@ START_TEST(completing_frees_room_for_a_new_entry)
 }
 END_TEST
 
-Suite *dns_cache_suite(void)
+Suite *dns_suite(void)
 {
-	Suite *s = suite_create("dns_cache");
+	Suite *s = suite_create("dns");
 	TCase *tc = tcase_create("entries");
 	tcase_add_test(tc, new_cache_is_empty);
 	tcase_add_test(tc, pending_entry_is_returned_as_pending);

@@ -18,8 +18,8 @@
  *   - re-frame the handshake message into records of other sizes, and put
  *     a foreign record (empty, alert, ChangeCipherSpec, data) between two.
  */
-#ifndef SLUICE_TEST_FUZZ_MUTATE_H
-#define SLUICE_TEST_FUZZ_MUTATE_H
+#ifndef SLUICE_TEST_COMMON_MUTATE_H
+#define SLUICE_TEST_COMMON_MUTATE_H
 
 #include <stddef.h>
 #include <stdint.h>

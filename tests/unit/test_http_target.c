@@ -1,5 +1,6 @@
-/* Unit tests for absolute-form request targets: http_target_parse() and
- * http_host_value() in src/http.c. */
+/* Unit tests for request targets in src/http.c: http_target_parse(),
+ * http_origin_target_parse() and http_host_value().  Part of the http suite:
+ * http_suite() (test_http.c) calls http_target_add_tcases(). */
 #include <stdio.h>
 #include <string.h>
 
@@ -357,10 +358,9 @@ START_TEST(origin_form_refusals)
 }
 END_TEST
 
-Suite *target_suite(void)
+void http_target_add_tcases(Suite *s)
 {
-	Suite *s = suite_create("target");
-	TCase *tc = tcase_create("parse");
+	TCase *tc = tcase_create("target_parse");
 	tcase_add_test(tc, host_only_gets_port_80_and_path_slash);
 	tcase_add_test(tc, port_path_and_query);
 	tcase_add_test(tc, scheme_is_case_insensitive_and_host_case_is_kept);
@@ -376,7 +376,7 @@ Suite *target_suite(void)
 	tcase_add_test(tc, host_of_255_chars_is_accepted_256_refused);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("refused");
+	tc = tcase_create("target_refused");
 	tcase_add_test(tc, https_is_refused);
 	tcase_add_test(tc, origin_form_is_refused);
 	tcase_add_test(tc, other_schemes_are_refused);
@@ -388,7 +388,7 @@ Suite *target_suite(void)
 	tcase_add_test(tc, bad_ipv6_literals_are_refused);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("host_value");
+	tc = tcase_create("target_host_value");
 	tcase_add_test(tc, host_value_plain);
 	tcase_add_test(tc, host_value_with_port);
 	tcase_add_test(tc, host_value_ipv6);
@@ -396,5 +396,4 @@ Suite *target_suite(void)
 	tcase_add_test(tc, origin_form_with_host);
 	tcase_add_test(tc, origin_form_refusals);
 	suite_add_tcase(s, tc);
-	return s;
 }
