@@ -12,8 +12,15 @@
 #include <unistd.h>
 
 enum log_level log_threshold = LOG_INFO;
+
+/* The two log files.  An fd here is set before the threads start and keeps
+ * its number until exit (log_reopen swaps the file behind it), so the
+ * threads read it without locks.  A path is "" when there is no file of ours
+ * to reopen or close: stderr, or an access log that is off. */
 static int log_fd = STDERR_FILENO;
 static char log_path[4096];
+static int access_fd = -1;
+static char access_path[4096];
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -29,31 +36,120 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/* O_APPEND: a line lands whole at the end even when logrotate's
+ * copytruncate, or another writer, moved the end under us. */
+static int open_append(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+/* Open path for appending log lines, remembering it in keep (a 4096-byte
+ * path buffer) for log_reopen.  Returns the fd, or -1 with errno set. */
+static int open_log_file(const char *path, char *keep, size_t keeplen)
+{
+	size_t len = strlen(path);
+	if (len >= keeplen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open_append(path);
+	if (fd == -1)
+		return -1;
+	memcpy(keep, path, len + 1);
+	return fd;
+}
+
 int log_open(enum log_level level, const char *path)
 {
 	log_threshold = level;
-	if (path == NULL || strcmp(path, "stderr") == 0) {
-		log_path[0] = '\0';
-		log_fd = STDERR_FILENO;
-		return 0;
+	int fd = STDERR_FILENO;
+	char keep[sizeof(log_path)] = "";
+	if (path != NULL && strcmp(path, "stderr") != 0) {
+		fd = open_log_file(path, keep, sizeof(keep));
+		if (fd == -1)
+			return -1;
 	}
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1)
-		return -1;
-	snprintf(log_path, sizeof(log_path), "%s", path);
-	if (log_fd != STDERR_FILENO)
+	if (log_path[0] != '\0')
 		close(log_fd);
 	log_fd = fd;
+	memcpy(log_path, keep, sizeof(log_path));
 	return 0;
 }
 
-int log_reopen(void)
+int access_log_open(const char *path, int *fd)
 {
-	if (log_path[0] == '\0')
-		return 0;
-	char path[sizeof(log_path)];
-	memcpy(path, log_path, sizeof(path));
-	return log_open(log_threshold, path);
+	access_log_close();
+	if (strcmp(path, "off") == 0) {
+		access_fd = -1;
+	} else if (strcmp(path, "stderr") == 0) {
+		access_fd = STDERR_FILENO;
+	} else {
+		access_fd = open_log_file(path, access_path, sizeof(access_path));
+		if (access_fd == -1)
+			return -1;
+	}
+	*fd = access_fd;
+	return 0;
+}
+
+void access_log_close(void)
+{
+	if (access_path[0] != '\0')
+		close(access_fd);
+	access_path[0] = '\0';
+	access_fd = -1;
+}
+
+/* Point fd, which other threads may be writing to, at a fresh open of path.
+ * dup3 swaps the file behind the number in one step: a write in flight
+ * finishes on the old file, the next one goes to the new file.  Closing fd
+ * and opening the path again would free the number for a moment, and a
+ * worker's accept or connect could take it; a log line would then go into
+ * a client's socket.  Returns 0, or -1 with errno set and fd untouched. */
+static int reopen_fd(int fd, const char *path)
+{
+	int tmp = open_append(path);
+	if (tmp == -1)
+		return -1;
+	int r;
+	do
+		r = dup3(tmp, fd, O_CLOEXEC);
+	while (r == -1 && errno == EINTR);
+	int saved = errno;
+	/* Nothing to check: on success the file stays open through fd; on
+	 * failure tmp was ours alone and we are giving up on it. */
+	close(tmp);
+	errno = saved;
+	return r == -1 ? -1 : 0;
+}
+
+/* Append "WHAT PATH: strerror(errno)" to err, "; "-separated. */
+static void add_error(char *err, size_t errlen, const char *what, const char *path)
+{
+	size_t n = strnlen(err, errlen);
+	if (n + 1 >= errlen)
+		return;
+	snprintf(err + n, errlen - n, "%s%s %s: %s", n > 0 ? "; " : "", what, path, strerror(errno));
+}
+
+/* Lines a worker buffered before the reopen and flushes after it go to the
+ * new access log, and a flush that races the dup3 goes to the old one: near
+ * a rotation a line may land in either file.  That is the price of keeping
+ * the workers' request path free of locks, and acceptable for a log. */
+int log_reopen(char *err, size_t errlen)
+{
+	int rc = 0;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (log_path[0] != '\0' && reopen_fd(log_fd, log_path) == -1) {
+		add_error(err, errlen, "error_log", log_path);
+		rc = -1;
+	}
+	if (access_path[0] != '\0' && reopen_fd(access_fd, access_path) == -1) {
+		add_error(err, errlen, "access_log", access_path);
+		rc = -1;
+	}
+	return rc;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -7,7 +7,6 @@
 #include "sluice/main.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -55,15 +54,6 @@ static void raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-}
-
-static int open_access_log(const struct config *cfg)
-{
-	if (strcmp(cfg->access_log, "off") == 0)
-		return -1;
-	if (strcmp(cfg->access_log, "stderr") == 0)
-		return STDERR_FILENO;
-	return open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
 int main(int argc, char **argv)
@@ -132,8 +122,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice: error_log %s: %s\n", cfg.error_log, strerror(errno));
 		return 1;
 	}
-	int access_fd = open_access_log(&cfg);
-	if (access_fd == -1 && strcmp(cfg.access_log, "off") != 0) {
+	int access_fd;
+	if (access_log_open(cfg.access_log, &access_fd) == -1) {
 		log_err("access_log %s: %s", cfg.access_log, strerror(errno));
 		return 1;
 	}
@@ -188,8 +178,12 @@ int main(int argc, char **argv)
 		if (sig == -1)
 			continue;
 		if (sig == SIGUSR1) {
-			log_reopen();
-			log_info("logs reopened");
+			/* logrotate renamed the files; a log that cannot be
+			 * reopened goes on in its old file, and we go on. */
+			if (log_reopen(err, sizeof(err)) == -1)
+				log_err("SIGUSR1: reopening the logs: %s", err);
+			else
+				log_info("logs reopened");
 			continue;
 		}
 		if (sig == SIGHUP) {
@@ -207,7 +201,6 @@ stop:
 		worker_destroy(&workers[i]);
 	}
 	free(workers);
-	if (access_fd > STDERR_FILENO)
-		close(access_fd);
+	access_log_close();
 	return started == nworkers ? 0 : 1;
 }

@@ -5,6 +5,13 @@
  * stack buffer and written with one write(2), so lines never interleave.
  * The access log is buffered per worker (struct access_log) and flushed when
  * the buffer fills, once a second, and at exit.
+ *
+ * This module owns both log files.  Each is opened once, at startup, on an
+ * fd number that stays the same until exit: the threads write to that
+ * number without locks.  log_reopen() (SIGUSR1, after logrotate renamed the
+ * files) opens each path anew and dup3()s the new file over that number, so
+ * a thread writes either to the old file or to the new one, never to a
+ * closed or reused fd.
  */
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H
@@ -16,10 +23,17 @@
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* Set the error log's threshold and destination; path NULL or "stderr" means
- * stderr.  Returns 0, or -1 with errno set when the file cannot be opened. */
+ * stderr.  Call before starting any thread that logs.  Returns 0, or -1 with
+ * errno set when the file cannot be opened (the log stays where it was). */
 int log_open(enum log_level level, const char *path);
-int log_reopen(void);
 extern enum log_level log_threshold;
+
+/* Reopen the error log and the access log at the paths they were opened
+ * with; "stderr" and "off" have nothing to reopen.  Call from one thread (the
+ * signal loop), while others may be logging.  Returns 0, or -1 with what
+ * failed in err ("access_log PATH: No such file or directory"); a log that
+ * cannot be reopened goes on writing to its old file. */
+int log_reopen(char *err, size_t errlen);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -69,7 +83,16 @@ struct access_entry {
 	const char *reason;	/* short cause for errors, NULL otherwise */
 };
 
-/* fd is borrowed (the caller owns and closes it); -1 turns the log off. */
+/* Open the access log: path is a file, "stderr" or "off".  Call once, before
+ * the workers start.  Returns 0 with *fd set to what access_log_init() wants:
+ * -1 for off, STDERR_FILENO for stderr, else a file that this module owns
+ * (log_reopen() points it at a new file, access_log_close() closes it).
+ * Returns -1 with errno set when the file cannot be opened. */
+int access_log_open(const char *path, int *fd);
+/* Close the access log's file, once no worker writes to it any more. */
+void access_log_close(void);
+
+/* fd is borrowed (from access_log_open); -1 turns the log off. */
 void access_log_init(struct access_log *al, int fd, enum access_format format);
 void access_log_write(struct access_log *al, const struct access_entry *e);
 void access_log_flush(struct access_log *al);
