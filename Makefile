@@ -22,12 +22,12 @@ LLHTTP_INC := /usr/share/include/llhttp
 PKGS     := libcares libsystemd
 CPPFLAGS := -Iinclude -I$(LLHTTP_INC) -D_GNU_SOURCE
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -pthread -MMD -MP
-LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -pthread
+LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 VERSION  := 0.1.0
 
 # Packages needed to build, and the extra ones the tests drive.
-BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev libcrypt-dev check
+BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev check
 TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl
 BENCH_DEBS := wrk apache2-utils nginx-light haproxy curl valgrind gnuplot-nox squid tinyproxy trafficserver
 # Peers the bench starts itself: installing them must not start (or enable at
@@ -171,6 +171,7 @@ install: $(BUILD)/sluice
 	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)/usr/sbin/sluice
 	install -D -m 0644 systemd/sluice.conf $(DESTDIR)/etc/sluice/sluice.conf
 	install -D -m 0644 systemd/sluice.service $(DESTDIR)/lib/systemd/system/sluice.service
+	install -D -m 0644 README.md $(DESTDIR)/usr/share/doc/sluice/README.md
 
 clean:
 	rm -rf build build-asan build-tsan

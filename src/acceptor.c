@@ -69,7 +69,7 @@ struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	a->cfg = cfg;
+	a->cfg = config_ref(cfg);
 	a->epfd = a->stopfd = -1;
 	for (int i = 0; i < cfg->nlisten; i++) {
 		int fd = open_listener(&cfg->listen[i], err, errlen);
@@ -113,7 +113,7 @@ static int accept_some(struct acceptor *a, uint32_t idx)
 	int lfd = a->fds[idx];
 	enum listen_kind kind = a->cfg->listen[idx].kind;
 	for (int i = 0; i < 256; i++) {
-		if (atomic_load_explicit(&worker_connections, memory_order_relaxed) >= a->cfg->max_connections) {
+		if (worker_connection_count() >= a->cfg->max_connections) {
 			log_debug("at max_connections (%d): pausing accept", a->cfg->max_connections);
 			return 1;
 		}
@@ -140,13 +140,10 @@ static int accept_some(struct acceptor *a, uint32_t idx)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		atomic_fetch_add_explicit(&worker_connections, 1, memory_order_relaxed);
 		struct worker *w = &a->workers[a->next];
 		a->next = (a->next + 1) % a->nworkers;
-		if (worker_hand_off(w, fd, &peer, kind) == -1) {
+		if (worker_hand_off(w, fd, &peer, kind) == -1)
 			close(fd);
-			atomic_fetch_sub_explicit(&worker_connections, 1, memory_order_relaxed);
-		}
 	}
 	return 0;
 }
@@ -206,5 +203,6 @@ void acceptor_free(struct acceptor *a)
 		close(a->epfd);
 	if (a->stopfd != -1)
 		close(a->stopfd);
+	config_unref(a->cfg);
 	free(a);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,76 @@ void config_defaults(struct config *c)
 	c->nconnect_ports = 1;
 	c->tunnel_idle_timeout = 600000;
 	c->tunnel_splice = 1;
+}
+
+/* The current snapshot.  The lock is taken only to publish and to take a
+ * reference to the current one (once per worker and reload), never per
+ * request: between the load of the pointer and the increment of its count,
+ * a publisher must not drop the last reference. */
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct config *current;
+static atomic_uint generation;
+static atomic_uint live;
+
+struct config *config_new(void)
+{
+	struct config *c = malloc(sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	config_defaults(c);
+	atomic_init(&c->refs, 1);
+	atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
+	return c;
+}
+
+const struct config *config_ref(const struct config *c)
+{
+	/* the count is bookkeeping, not configuration: a snapshot is const to
+	 * its readers, and every snapshot was made writable by config_new */
+	atomic_fetch_add_explicit(&((struct config *)c)->refs, 1, memory_order_relaxed);
+	return c;
+}
+
+void config_unref(const struct config *c)
+{
+	if (c == NULL)
+		return;
+	struct config *m = (struct config *)c;
+	/* release: our reads of it happen before the free; acquire below:
+	 * the freeing thread sees everyone's reads done */
+	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_release) != 1)
+		return;
+	atomic_thread_fence(memory_order_acquire);
+	free(m);
+	atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
+}
+
+void config_publish(struct config *c)
+{
+	pthread_mutex_lock(&current_lock);
+	struct config *old = current;
+	current = c;
+	atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+	pthread_mutex_unlock(&current_lock);
+	config_unref(old);
+}
+
+const struct config *config_acquire(void)
+{
+	pthread_mutex_lock(&current_lock);
+	const struct config *c = current ? config_ref(current) : NULL;
+	pthread_mutex_unlock(&current_lock);
+	return c;
+}
+
+unsigned config_generation(void)
+{
+	return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
+unsigned config_live(void)
+{
+	return atomic_load_explicit(&live, memory_order_relaxed);
 }
 
 int config_connect_port_allowed(const struct config *c, unsigned port)
@@ -213,7 +284,14 @@ static int parse_uint(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-enum kind { K_DURATION, K_SIZE, K_COUNT, K_STRING };
+/* How a directive's value is read and in which unit it is kept. */
+enum kind {
+	K_MS,		/* a duration ("30s", "500ms"), kept in milliseconds */
+	K_SECONDS,	/* a duration, kept in whole seconds (TTLs) */
+	K_SIZE,		/* "16k", kept in bytes */
+	K_COUNT,	/* a plain number */
+	K_STRING,
+};
 
 struct directive {
 	const char *name;
@@ -231,17 +309,17 @@ static const struct directive directives[] = {
 	{ "header_max", K_SIZE, FIELD(header_max), "a size such as 16k" },
 	{ "url_max", K_SIZE, FIELD(url_max), "a size such as 8k" },
 	{ "max_headers", K_COUNT, FIELD(max_headers), "a number" },
-	{ "header_timeout", K_DURATION, FIELD(header_timeout), "a duration such as 30s" },
-	{ "keepalive_timeout", K_DURATION, FIELD(keepalive_timeout), "a duration such as 60s" },
-	{ "dns_timeout", K_DURATION, FIELD(dns_timeout), "a duration such as 5s" },
-	{ "connect_timeout", K_DURATION, FIELD(connect_timeout), "a duration such as 10s" },
-	{ "response_timeout", K_DURATION, FIELD(response_timeout), "a duration such as 60s" },
-	{ "idle_timeout", K_DURATION, FIELD(idle_timeout), "a duration such as 120s" },
-	{ "tunnel_idle_timeout", K_DURATION, FIELD(tunnel_idle_timeout), "a duration such as 10m" },
-	{ "upstream_idle_timeout", K_DURATION, FIELD(upstream_idle_timeout), "a duration such as 30s" },
+	{ "header_timeout", K_MS, FIELD(header_timeout), "a duration such as 30s" },
+	{ "keepalive_timeout", K_MS, FIELD(keepalive_timeout), "a duration such as 60s" },
+	{ "dns_timeout", K_MS, FIELD(dns_timeout), "a duration such as 5s" },
+	{ "connect_timeout", K_MS, FIELD(connect_timeout), "a duration such as 10s" },
+	{ "response_timeout", K_MS, FIELD(response_timeout), "a duration such as 60s" },
+	{ "idle_timeout", K_MS, FIELD(idle_timeout), "a duration such as 120s" },
+	{ "tunnel_idle_timeout", K_MS, FIELD(tunnel_idle_timeout), "a duration such as 10m" },
+	{ "upstream_idle_timeout", K_MS, FIELD(upstream_idle_timeout), "a duration such as 30s" },
 	{ "upstream_pool_max", K_COUNT, FIELD(upstream_pool_max), "a number" },
-	{ "dns_cache_max_ttl", K_DURATION, FIELD(dns_cache_max_ttl), "a duration such as 1h" },
-	{ "dns_negative_ttl", K_DURATION, FIELD(dns_negative_ttl), "a duration such as 10s" },
+	{ "dns_cache_max_ttl", K_SECONDS, FIELD(dns_cache_max_ttl), "a duration such as 1h" },
+	{ "dns_negative_ttl", K_SECONDS, FIELD(dns_negative_ttl), "a duration such as 10s" },
 	{ "dns_cache_size", K_COUNT, FIELD(dns_cache_size), "a number" },
 	{ "access_log", K_STRING, FIELD(access_log), "a path, stderr or off" },
 	{ "error_log", K_STRING, FIELD(error_log), "a path or stderr" },
@@ -359,11 +437,12 @@ static int apply(struct config *c, char *const *argv, int argc, const char **why
 		uint32_t v = 0;
 		int bad = 0;
 		switch (d->kind) {
-		case K_DURATION:
+		case K_MS:
 			bad = config_parse_duration(argv[1], &v);
-			/* the *_ttl directives are kept in seconds */
-			if (!bad && strstr(d->name, "_ttl"))
-				v /= 1000;
+			break;
+		case K_SECONDS:
+			bad = config_parse_duration(argv[1], &v);
+			v /= 1000;
 			break;
 		case K_SIZE:
 			bad = config_parse_size(argv[1], &v);

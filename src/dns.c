@@ -1,12 +1,12 @@
 #include "sluice/dns.h"
 
 #include <ares.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/hash.h"
 #include "sluice/log.h"
 
 /* --- the cache ------------------------------------------------------------------- */
@@ -29,14 +29,6 @@ struct dns_cache {
 	uint32_t count, max;
 	struct dns_entry lru;			/* sentinel */
 };
-
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint32_t)tolower((unsigned char)*s)) * 16777619u;
-	return h;
-}
 
 struct dns_cache *dns_cache_new(uint32_t max_entries)
 {
@@ -102,7 +94,7 @@ static struct dns_entry *find(struct dns_cache *c, const char *name, uint32_t h)
 
 struct dns_entry *dns_cache_get(struct dns_cache *c, const char *name, uint64_t now_ms)
 {
-	struct dns_entry *e = find(c, name, name_hash(name));
+	struct dns_entry *e = find(c, name, hash_name(name));
 	if (e == NULL)
 		return NULL;
 	if (e->status != DNS_PENDING && e->expires <= now_ms) {
@@ -118,7 +110,7 @@ struct dns_entry *dns_cache_add_pending(struct dns_cache *c, const char *name, u
 {
 	if (strlen(name) > DNS_NAME_MAX)
 		return NULL;
-	uint32_t h = name_hash(name);
+	uint32_t h = hash_name(name);
 	struct dns_entry *old = find(c, name, h);
 	if (old) {
 		if (old->status == DNS_PENDING)
@@ -188,7 +180,7 @@ struct ares_sock {
 
 struct dns {
 	struct loop *loop;
-	const struct config *cfg;
+	uint32_t max_ttl, negative_ttl;	/* seconds, from the config at start */
 	ares_channel channel;
 	struct dns_cache *cache;
 	struct timer timer;	/* c-ares' own retransmit/timeout clock */
@@ -268,7 +260,8 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err, size_t 
 		return NULL;
 	}
 	d->loop = l;
-	d->cfg = cfg;
+	d->max_ttl = cfg->dns_cache_max_ttl;
+	d->negative_ttl = cfg->dns_negative_ttl;
 	d->timer.cb = on_timer;
 	d->cache = dns_cache_new(cfg->dns_cache_size);
 	if (d->cache == NULL) {
@@ -353,7 +346,7 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 	}
 	union sockaddr_any addrs[DNS_MAX_ADDRS];
 	int n = 0;
-	uint32_t ttl = d->cfg->dns_cache_max_ttl;
+	uint32_t ttl = d->max_ttl;
 	enum dns_status st = status_of(status);
 	if (st == DNS_OK && res) {
 		for (struct ares_addrinfo_node *ai = res->nodes; ai && n < DNS_MAX_ADDRS; ai = ai->ai_next) {
@@ -372,7 +365,7 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 	}
 	ares_freeaddrinfo(res);
 	if (st == DNS_NOTFOUND)
-		ttl = d->cfg->dns_negative_ttl;
+		ttl = d->negative_ttl;
 	else if (st != DNS_OK)
 		ttl = 0;
 	log_debug("dns: %s -> %s (%d addresses, ttl %us, %d timeouts)", e->name,
@@ -408,13 +401,13 @@ enum dns_status dns_resolve(struct dns *d, const char *name, struct dns_waiter *
 	uint64_t now = loop_clock_ms();
 	struct dns_entry *e = dns_cache_get(d->cache, name, now);
 	if (e && e->status != DNS_PENDING) {
-		d->stats.hits++;
+		stat_inc(&d->stats.hits);
 		*addrs = e->addrs;
 		*naddrs = e->naddrs;
 		return e->status;
 	}
 	if (e) {
-		d->stats.coalesced++;
+		stat_inc(&d->stats.coalesced);
 		wait_on(e, w);
 		return DNS_PENDING;
 	}
@@ -429,7 +422,7 @@ enum dns_status dns_resolve(struct dns *d, const char *name, struct dns_waiter *
 	q->d = d;
 	q->entry = e;
 	wait_on(e, w);
-	d->stats.queries++;
+	stat_inc(&d->stats.queries);
 	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	/* c-ares answers from /etc/hosts (or refuses a bad name) inside this
 	 * call; such an answer is returned here rather than called back, so

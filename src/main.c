@@ -1,8 +1,9 @@
-/* sluice: a forward HTTP proxy.  See README.md and ../DESIGN.md.
+/* sluice: a forward HTTP proxy.  See README.md and src/ARCHITECTURE.md.
  *
- * The main thread parses the command line and config, opens the listeners
- * and logs, starts the workers and the acceptor, then waits for signals:
- * SIGTERM/SIGINT stop, SIGUSR1 reopens the logs.
+ * The main thread parses the command line, builds and publishes the config
+ * snapshot, opens the logs and listeners, starts the workers and the
+ * acceptor, then waits for signals: SIGTERM/SIGINT stop, SIGUSR1 reopens
+ * the logs.
  */
 #include "sluice/main.h"
 
@@ -56,27 +57,79 @@ static void raise_nofile(void)
 	}
 }
 
+/* What the command line asks for, applied over the config file. */
+struct options {
+	const char *path;		/* -c; NULL: built-in defaults */
+	struct listen_cfg listen;	/* -l, when has_listen */
+	int has_listen;
+	const char *resolver;		/* -r */
+	int workers;			/* -w; 0: as configured */
+	int debug;			/* -d */
+};
+
+/* A validated snapshot: defaults, then the file, then the command line.
+ * NULL with "what is wrong" in err.  (A reload will build its snapshot the
+ * same way.) */
+static struct config *build_config(const struct options *o, char *err, size_t errlen)
+{
+	struct config *snap = config_new();
+	if (snap == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (o->path && config_load(snap, o->path, err, errlen) == -1)
+		goto fail;
+	if (o->has_listen) {
+		snap->listen[0] = o->listen;
+		snap->nlisten = 1;
+	}
+	if (snap->nlisten == 0) {
+		config_parse_listen("127.0.0.1:3128", &snap->listen[0]);
+		snap->nlisten = 1;
+	}
+	if (o->resolver)
+		snprintf(snap->resolver, sizeof(snap->resolver), "%s", o->resolver);
+	if (o->workers)
+		snap->workers = o->workers;
+	if (o->debug)
+		snap->log_level = LOG_DEBUG;
+	char why[4096];
+	if (config_validate(snap, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s%s%s", o->path ? o->path : "", o->path ? ": " : "", why);
+		goto fail;
+	}
+	return snap;
+fail:
+	config_unref(snap);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	static struct config cfg;
-	const char *path = NULL, *listen_arg = NULL, *resolver = NULL;
-	int check_only = 0, workers_arg = 0, debug = 0;
+	struct options o = { 0 };
+	int check_only = 0;
 	char err[4608];
 	int c;
 	while ((c = getopt(argc, argv, "c:tw:l:r:dhV")) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
+		case 'c': o.path = optarg; break;
 		case 't': check_only = 1; break;
 		case 'w':
-			workers_arg = atoi(optarg);
-			if (workers_arg < 1 || workers_arg > 1024) {
+			o.workers = atoi(optarg);
+			if (o.workers < 1 || o.workers > 1024) {
 				fprintf(stderr, "sluice: -w wants a number from 1 to 1024\n");
 				return 2;
 			}
 			break;
-		case 'l': listen_arg = optarg; break;
-		case 'r': resolver = optarg; break;
-		case 'd': debug = 1; break;
+		case 'l':
+			if (config_parse_listen(optarg, &o.listen) == -1) {
+				fprintf(stderr, "sluice: -l %s: want IPv4:PORT or [IPv6]:PORT\n", optarg);
+				return 2;
+			}
+			o.has_listen = 1;
+			break;
+		case 'r': o.resolver = optarg; break;
+		case 'd': o.debug = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("sluice %s\n", SLUICE_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -87,44 +140,26 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	config_defaults(&cfg);
-	if (path && config_load(&cfg, path, err, sizeof(err)) == -1) {
+	struct config *snap = build_config(&o, err, sizeof(err));
+	if (snap == NULL) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
-	if (listen_arg) {
-		if (config_parse_listen(listen_arg, &cfg.listen[0]) == -1) {
-			fprintf(stderr, "sluice: -l %s: want IPv4:PORT or [IPv6]:PORT\n", listen_arg);
-			return 2;
-		}
-		cfg.nlisten = 1;
-	}
-	if (cfg.nlisten == 0) {
-		config_parse_listen("127.0.0.1:3128", &cfg.listen[0]);
-		cfg.nlisten = 1;
-	}
-	if (resolver)
-		snprintf(cfg.resolver, sizeof(cfg.resolver), "%s", resolver);
-	if (workers_arg)
-		cfg.workers = workers_arg;
-	if (debug)
-		cfg.log_level = LOG_DEBUG;
-	if (config_validate(&cfg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "sluice: %s%s%s\n", path ? path : "", path ? ": " : "", err);
-		return 1;
-	}
 	if (check_only) {
-		printf("sluice: %s: configuration ok\n", path ? path : "built-in defaults");
+		printf("sluice: %s: configuration ok\n", o.path ? o.path : "built-in defaults");
+		config_unref(snap);
 		return 0;
 	}
+	config_publish(snap);
+	const struct config *cfg = config_acquire(); /* main's own, until exit */
 
-	if (log_open(cfg.log_level, cfg.error_log) == -1) {
-		fprintf(stderr, "sluice: error_log %s: %s\n", cfg.error_log, strerror(errno));
+	if (log_open(cfg->log_level, cfg->error_log) == -1) {
+		fprintf(stderr, "sluice: error_log %s: %s\n", cfg->error_log, strerror(errno));
 		return 1;
 	}
 	int access_fd;
-	if (access_log_open(cfg.access_log, &access_fd) == -1) {
-		log_err("access_log %s: %s", cfg.access_log, strerror(errno));
+	if (access_log_open(cfg->access_log, &access_fd) == -1) {
+		log_err("access_log %s: %s", cfg->access_log, strerror(errno));
 		return 1;
 	}
 	raise_nofile();
@@ -140,12 +175,12 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	struct acceptor *acc = acceptor_new(&cfg, err, sizeof(err));
+	struct acceptor *acc = acceptor_new(cfg, err, sizeof(err));
 	if (acc == NULL) {
 		log_err("%s", err);
 		return 1;
 	}
-	int nworkers = cfg.workers > 0 ? cfg.workers : cpu_count();
+	int nworkers = cfg->workers > 0 ? cfg->workers : cpu_count();
 	struct worker *workers = calloc((size_t)nworkers, sizeof(*workers));
 	if (workers == NULL) {
 		log_err("out of memory");
@@ -153,7 +188,7 @@ int main(int argc, char **argv)
 	}
 	int started = 0;
 	for (int i = 0; i < nworkers; i++) {
-		if (worker_init(&workers[i], i, &cfg, access_fd, err, sizeof(err)) == -1) {
+		if (worker_init(&workers[i], i, cfg, access_fd, err, sizeof(err)) == -1) {
 			log_err("worker %d: %s", i, err);
 			goto stop;
 		}
@@ -169,7 +204,7 @@ int main(int argc, char **argv)
 		goto stop;
 	}
 	log_info("sluice %s running with %d worker%s", SLUICE_VERSION, nworkers, nworkers == 1 ? "" : "s");
-	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d workers\nMAINPID=%d", cfg.listen[0].text,
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d workers\nMAINPID=%d", cfg->listen[0].text,
 		   nworkers, (int)getpid());
 
 	for (;;) {
@@ -202,5 +237,7 @@ stop:
 	}
 	free(workers);
 	access_log_close();
+	config_unref(cfg);
+	config_publish(NULL);
 	return started == nworkers ? 0 : 1;
 }

@@ -1,7 +1,7 @@
 /* tunnel: the splice relay.
  *
  *   from ──splice──> pipe ──splice──> to          (the usual path)
- *   from ──recv───> *bufp ──send───> to          (fallback, and the bytes
+ *   from ──recv───> buf ────send───> to          (fallback, and the bytes
  *                                                  read before the relay)
  *
  * Per call, a direction first empties its user-space buffer, then its pipe,
@@ -75,7 +75,8 @@ static int pipe_get(struct pipe_pool *pp, int fds[2])
 	return 0;
 }
 
-void relay_release(struct relay *r, struct pipe_pool *pp)
+/* Give back the pipe: pooled when empty, closed otherwise. */
+static void release_pipe(struct relay *r, struct pipe_pool *pp)
 {
 	if (r->pipe[0] < 0)
 		return;
@@ -93,7 +94,7 @@ void relay_release(struct relay *r, struct pipe_pool *pp)
 }
 
 void relay_init(struct relay *r, int from, int to, uint8_t *from_rd, uint8_t *to_wr,
-		struct buf **bufp, int force_copy)
+		struct buf *pending, int force_copy)
 {
 	r->from = from;
 	r->to = to;
@@ -101,7 +102,7 @@ void relay_init(struct relay *r, int from, int to, uint8_t *from_rd, uint8_t *to
 	r->to_wr = to_wr;
 	r->pipe[0] = r->pipe[1] = -1;
 	r->in_pipe = 0;
-	r->bufp = bufp;
+	r->buf = pending;
 	r->eof = r->done = 0;
 	r->no_splice = (uint8_t)(force_copy != 0);
 	r->bytes = 0;
@@ -115,7 +116,7 @@ static int would_block(void)
 /* Send the user-space bytes.  1: all sent; 0: the sink is full; -1: error. */
 static int flush_buf(struct relay *r, int *moved)
 {
-	struct buf *b = *r->bufp;
+	struct buf *b = r->buf;
 	while (b && b->start < b->end) {
 		if (!*r->to_wr)
 			return 0;
@@ -165,11 +166,11 @@ static int flush_pipe(struct relay *r, int *moved)
  * 1: read something; 0: nothing now; -1: error. */
 static int fill_buf(struct relay *r, struct buf_pool *bp, int *moved)
 {
-	if (*r->bufp == NULL && (*r->bufp = buf_get(bp)) == NULL) {
+	if (r->buf == NULL && (r->buf = buf_get(bp)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	struct buf *b = *r->bufp;
+	struct buf *b = r->buf;
 	for (;;) {
 		ssize_t n = recv(r->from, b->data + b->end, buf_room(b), MSG_DONTWAIT);
 		if (n > 0) {
@@ -233,13 +234,13 @@ static int fill_pipe(struct relay *r, struct pipe_pool *pp, struct buf_pool *bp,
 				return fill_buf(r, bp, moved);
 			/* the source is dry: an idle tunnel holds no pipe */
 			*r->from_rd = 0;
-			relay_release(r, pp);
+			release_pipe(r, pp);
 			return 0;
 		}
 		if (errno == EINVAL || errno == ENOSYS) {
 			/* this socket cannot splice: copy from now on */
 			r->no_splice = 1;
-			relay_release(r, pp);
+			release_pipe(r, pp);
 			return 1;
 		}
 		return -1;
@@ -262,7 +263,7 @@ static enum relay_result move(struct relay *r, struct pipe_pool *pp, struct buf_
 			shutdown(r->to, SHUT_WR);
 			r->done = 1;
 			*moved = 1;
-			relay_release(r, pp);
+			release_pipe(r, pp);
 			return RELAY_IDLE;
 		}
 		if (!*r->from_rd)
@@ -280,10 +281,16 @@ enum relay_result relay_move(struct relay *r, struct pipe_pool *pp, struct buf_p
 {
 	enum relay_result res = move(r, pp, bp, moved);
 	/* an empty buffer is not kept across idle time: idle tunnels hold none */
-	struct buf *b = *r->bufp;
-	if (res == RELAY_IDLE && b && b->start == b->end) {
-		buf_put(bp, b);
-		*r->bufp = NULL;
+	if (res == RELAY_IDLE && r->buf && buf_empty(r->buf)) {
+		buf_put(bp, r->buf);
+		r->buf = NULL;
 	}
 	return res;
+}
+
+void relay_release(struct relay *r, struct pipe_pool *pp, struct buf_pool *bp)
+{
+	release_pipe(r, pp);
+	buf_put(bp, r->buf);
+	r->buf = NULL;
 }

@@ -9,26 +9,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sluice/hash.h"
 #include "sluice/log.h"
+#include "sluice/stats.h"
 
 #define POOL_BUCKETS 1024 /* power of two */
+
+struct upstream {
+	struct io io;			/* first: the loop hands us &io */
+	struct upstream_pool *pool;
+	struct upstream *next, *prev;	/* key chain or LRU while pooled; dead list when closed */
+	struct upstream *lru_next, *lru_prev;
+	struct timer idle;		/* pooled: drop after upstream_idle_timeout */
+	void *owner;			/* the session using it; NULL when pooled */
+	upstream_cb cb;
+	union sockaddr_any addr;
+	uint32_t hash;
+	uint32_t requests;		/* requests carried so far */
+	char key[UPSTREAM_KEY_MAX];
+};
 
 struct upstream_pool {
 	struct loop *loop;
 	uint32_t max_idle, idle_timeout;
-	uint32_t nidle;
+	stat_t nidle;
 	struct upstream *bucket[POOL_BUCKETS];	/* idle, per key, newest first */
 	struct upstream lru;			/* sentinel: idle, newest first */
 	struct upstream *dead;			/* closed, waiting for reap */
 };
-
-static uint32_t key_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint32_t)tolower((unsigned char)*s)) * 16777619u;
-	return h;
-}
 
 struct upstream_pool *upstream_pool_new(struct loop *l, uint32_t max_idle, uint32_t idle_timeout_ms)
 {
@@ -42,9 +50,19 @@ struct upstream_pool *upstream_pool_new(struct loop *l, uint32_t max_idle, uint3
 	return p;
 }
 
-uint32_t upstream_pool_idle(const struct upstream_pool *p)
+uint64_t upstream_pool_idle(const struct upstream_pool *p)
 {
-	return p->nidle;
+	return stat_get(&p->nidle);
+}
+
+int upstream_fd(const struct upstream *u)
+{
+	return u->io.fd;
+}
+
+const union sockaddr_any *upstream_peer(const struct upstream *u)
+{
+	return &u->addr;
 }
 
 /* Take u out of the idle structures (it must be idle). */
@@ -62,7 +80,7 @@ static void unpool(struct upstream *u)
 	u->lru_next->lru_prev = u->lru_prev;
 	u->lru_next = u->lru_prev = NULL;
 	timer_cancel(p->loop, &u->idle);
-	p->nidle--;
+	stat_sub(&p->nidle, 1);
 }
 
 void upstream_close(struct upstream *u)
@@ -153,7 +171,7 @@ struct upstream *upstream_connect(struct upstream_pool *p, const union sockaddr_
 		klen = sizeof(u->key) - 1;
 	for (size_t i = 0; i < klen; i++)
 		u->key[i] = (char)tolower((unsigned char)key[i]);
-	u->hash = key_hash(u->key);
+	u->hash = hash_name(u->key);
 	if (loop_add(p->loop, &u->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP, 1) == -1) {
 		int e = errno;
 		close(fd);
@@ -179,7 +197,7 @@ int upstream_connect_result(struct upstream *u)
 
 struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstream_cb cb, void *owner)
 {
-	uint32_t h = key_hash(key);
+	uint32_t h = hash_name(key);
 	struct upstream *u = p->bucket[h & (POOL_BUCKETS - 1)];
 	while (u) {
 		struct upstream *next = u->next;
@@ -206,6 +224,7 @@ struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstrea
 void upstream_release(struct upstream *u, int drained)
 {
 	struct upstream_pool *p = u->pool;
+	u->requests++;
 	if (!drained) {
 		char c;
 		ssize_t n = recv(u->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -218,7 +237,7 @@ void upstream_release(struct upstream *u, int drained)
 		upstream_close(u);
 		return;
 	}
-	if (p->nidle >= p->max_idle)
+	if (stat_get(&p->nidle) >= p->max_idle)
 		upstream_close(p->lru.lru_prev); /* the oldest idle one makes room */
 	u->owner = NULL;
 	struct upstream **head = &p->bucket[u->hash & (POOL_BUCKETS - 1)];
@@ -231,6 +250,6 @@ void upstream_release(struct upstream *u, int drained)
 	u->lru_prev = &p->lru;
 	p->lru.lru_next->lru_prev = u;
 	p->lru.lru_next = u;
-	p->nidle++;
+	stat_inc(&p->nidle);
 	timer_set(p->loop, &u->idle, loop_now(p->loop) + p->idle_timeout);
 }

@@ -1,3 +1,5 @@
+/* worker: one reactor thread (include/sluice/worker.h), its connection
+ * lists and count, and the hand-off queue from the acceptor. */
 #include "sluice/worker.h"
 
 #include <errno.h>
@@ -9,7 +11,66 @@
 
 #include "sluice/session.h"
 
-atomic_int worker_connections;
+/* Accepted and not yet closed, all workers together: incremented by the
+ * acceptor's hand-off, decremented by the worker that closes. */
+static atomic_int connections;
+
+int worker_connection_count(void)
+{
+	return atomic_load_explicit(&connections, memory_order_relaxed);
+}
+
+void worker_conn_add(struct worker *w, struct worker_conn *c, const struct worker_conn_ops *ops)
+{
+	c->ops = ops;
+	c->prev = NULL;
+	c->next = w->live;
+	if (w->live)
+		w->live->prev = c;
+	w->live = c;
+	stat_inc(&w->nconns);
+	stat_inc(&w->stats.accepted);
+}
+
+void worker_conn_closed(struct worker *w, struct worker_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = w->dead;
+	w->dead = c;
+	stat_sub(&w->nconns, 1);
+	atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
+}
+
+/* Free the connections closed during the last batch of events. */
+static void reap(struct worker *w)
+{
+	while (w->dead) {
+		struct worker_conn *c = w->dead;
+		w->dead = c->next;
+		c->ops->free(c);
+	}
+}
+
+/* A newer snapshot was published: new sessions start on it; sessions
+ * running keep the one they hold. */
+static void refresh_config(struct worker *w)
+{
+	unsigned gen = config_generation();
+	if (gen == w->cfg_gen)
+		return;
+	const struct config *c = config_acquire();
+	if (c == NULL)
+		return;
+	config_unref(w->cfg);
+	w->cfg = c;
+	w->cfg_gen = gen;
+}
 
 static void on_tick(struct timer *t)
 {
@@ -36,7 +97,8 @@ static void on_wake(struct io *io, uint32_t events)
 		}
 		pthread_mutex_unlock(&w->qlock);
 		for (uint32_t i = 0; i < n; i++)
-			session_start(w, batch[i].fd, &batch[i].peer, batch[i].kind);
+			if (session_start(w, batch[i].fd, &batch[i].peer, batch[i].kind) == -1)
+				atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
 		if (n < 64)
 			break;
 	}
@@ -47,7 +109,8 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
-	w->cfg = cfg;
+	w->cfg_gen = config_generation();
+	w->cfg = config_ref(cfg);
 	w->wake.fd = -1;
 	pthread_mutex_init(&w->qlock, NULL);
 	w->loop = loop_new();
@@ -96,12 +159,13 @@ static void *worker_main(void *arg)
 			log_err("worker %d: epoll_wait: %s", w->id, strerror(errno));
 			break;
 		}
-		session_reap(w);
+		reap(w);
 		upstream_reap(w->pool);
+		refresh_config(w);
 	}
-	while (w->sessions)
-		session_abort(w->sessions);
-	session_reap(w);
+	while (w->live)
+		w->live->ops->abort(w->live);
+	reap(w);
 	access_log_flush(&w->alog);
 	return NULL;
 }
@@ -135,6 +199,7 @@ void worker_destroy(struct worker *w)
 	/* sockets still queued were never started: close them */
 	while (w->qlen > 0) {
 		close(w->queue[w->qhead].fd);
+		atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
 		w->qhead = (w->qhead + 1) % w->qcap;
 		w->qlen--;
 	}
@@ -157,6 +222,8 @@ void worker_destroy(struct worker *w)
 	free(w->queue);
 	w->queue = NULL;
 	pthread_mutex_destroy(&w->qlock);
+	config_unref(w->cfg);
+	w->cfg = NULL;
 }
 
 int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind)
@@ -183,6 +250,7 @@ int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, en
 	/* The worker drains the whole queue per wake-up, under this lock: a
 	 * queue that was not empty has a wake-up coming already. */
 	int was_empty = w->qlen++ == 0;
+	atomic_fetch_add_explicit(&connections, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&w->qlock);
 	if (was_empty)
 		wake(w);

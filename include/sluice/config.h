@@ -1,8 +1,17 @@
-/* config: the directive-per-line config file, built-in defaults, validation.
+/* config: the directive-per-line config file, built-in defaults, validation,
+ * and the immutable snapshot the running proxy reads.
  *
  * A struct config is filled once (defaults, then the file, then command-line
  * overrides), validated, and from then on only read: workers share it
  * without locks.
+ *
+ * The running configuration is a refcounted snapshot (config_new).  main
+ * publishes it (config_publish); each worker holds a reference to the one it
+ * serves new connections with and looks for a newer one between events
+ * (config_generation, config_acquire); each session holds a reference from
+ * its start to its end.  So a reload only has to build and publish a new
+ * snapshot: what runs on the old one keeps it until it ends, and the last
+ * reference frees it.
  *
  * Grammar: one directive per line, "name value...", '#' starts a comment,
  * blank lines ignored.  Durations take ms, s, m or h ("30s", "500ms"; a bare
@@ -12,6 +21,7 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -70,10 +80,36 @@ struct config {
 	int nconnect_ports;
 	uint32_t tunnel_idle_timeout;	/* ms of silence both ways */
 	int tunnel_splice;		/* 0: relay with recv/send (tests, odd kernels) */
+
+	atomic_uint refs;		/* snapshots only: config.c's bookkeeping */
 };
 
 /* Fill in the built-in defaults. */
 void config_defaults(struct config *c);
+
+/* --- snapshots ----------------------------------------------------------------- */
+
+/* A new snapshot holding the built-in defaults, with one reference (the
+ * caller's), to be filled and validated before it is published; NULL when
+ * out of memory. */
+struct config *config_new(void);
+/* Another reference to snapshot c; any thread.  Returns c. */
+const struct config *config_ref(const struct config *c);
+/* Drop a reference; the last one frees the snapshot.  NULL is accepted. */
+void config_unref(const struct config *c);
+
+/* Make c the current snapshot, taking over the caller's reference; the
+ * previous current snapshot loses the reference the publisher held.  NULL
+ * (at exit) leaves none current. */
+void config_publish(struct config *c);
+/* A new reference to the current snapshot (the caller drops it), or NULL
+ * before the first config_publish. */
+const struct config *config_acquire(void);
+/* Changes with every config_publish: one atomic load, cheap enough to
+ * check between events. */
+unsigned config_generation(void);
+/* Snapshots made and not yet freed (tests, and the metrics to come). */
+unsigned config_live(void);
 
 /* Apply the directives in text; name is used in error messages.  Returns 0,
  * or -1 with "name:line: what is wrong" in err. */

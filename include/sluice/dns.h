@@ -18,6 +18,7 @@
 
 #include "sluice/config.h"
 #include "sluice/loop.h"
+#include "sluice/stats.h"
 
 #define DNS_MAX_ADDRS 8
 #define DNS_NAME_MAX 255
@@ -76,7 +77,8 @@ struct dns_waiter {
 	void *arg;
 };
 
-/* A resolver for one worker's loop.  Returns NULL with a reason in err. */
+/* A resolver for one worker's loop, set up from cfg (which is not kept).
+ * Returns NULL with a reason in err. */
 struct dns *dns_new(struct loop *l, const struct config *cfg, char *err, size_t errlen);
 void dns_free(struct dns *d);
 
@@ -90,11 +92,12 @@ enum dns_status dns_resolve(struct dns *d, const char *name, struct dns_waiter *
 /* Stop waiting (a session closing while its lookup is in flight). */
 void dns_cancel(struct dns *d, struct dns_waiter *w);
 
-/* Counters, for tests and the admin endpoint. */
+/* Counters, for tests and the admin endpoint: written by the worker's
+ * thread, readable from any (stats.h). */
 struct dns_stats {
-	uint64_t queries;	/* sent to c-ares */
-	uint64_t hits;
-	uint64_t coalesced;
+	stat_t queries;		/* sent to c-ares */
+	stat_t hits;
+	stat_t coalesced;
 };
 const struct dns_stats *dns_stats(const struct dns *d);
 

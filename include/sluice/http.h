@@ -1,6 +1,6 @@
 /* http: the pure half of HTTP handling.
  *
- * llhttp frames messages (src/session.c drives it); this module works on a
+ * llhttp frames messages (src/exchange.c drives it); this module works on a
  * complete head that sits contiguous in a buffer:
  *
  *   http_head_parse()   split it into start line and header lines, and refuse

@@ -1,5 +1,11 @@
-/* session: one client connection and the upstream connection serving it.
- * The state machine and the flow of bytes are described in src/session.c.
+/* session: one client connection and the server connection serving it.
+ *
+ * The worker starts a session for each socket the acceptor hands it; from
+ * then on the session is driven by its sockets' events and its timer, and
+ * ends by itself (worker_conn_closed tells the worker, which frees it after
+ * the batch of events).  Its parts (session.c, exchange.c, route.c,
+ * transparent.c, record.c), its states and the flow of bytes are described
+ * in src/session_int.h and src/ARCHITECTURE.md.
  */
 #ifndef SLUICE_SESSION_H
 #define SLUICE_SESSION_H
@@ -11,14 +17,11 @@ struct worker;
 struct session;
 
 /* Take ownership of an accepted, non-blocking client socket that arrived on
- * a listener of the given kind.  Returns 0, or -1 (fd closed) when out of
- * memory, when epoll refuses it, or when a redirected TLS connection was not
- * redirected at all. */
+ * a listener of the given kind; the session takes a reference to the
+ * worker's current config snapshot and registers with the worker
+ * (worker_conn_add).  Returns 0, or -1 (fd closed, nothing registered) when
+ * out of memory, when epoll refuses it, or when a redirected TLS connection
+ * was not redirected at all or goes to the gateway itself. */
 int session_start(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind);
-
-/* Close a session now (worker shutdown); freed by session_reap(). */
-void session_abort(struct session *s);
-/* Free the sessions closed during the last batch of events. */
-void session_reap(struct worker *w);
 
 #endif

@@ -28,15 +28,16 @@ void pipe_pool_free(struct pipe_pool *pp);
 uint32_t pipe_pool_idle(const struct pipe_pool *pp);
 
 /* One direction: from -> to.  The readiness flags belong to the caller's
- * sockets (set on epoll events, cleared here on EAGAIN). */
+ * sockets (set on epoll events, cleared here on EAGAIN); the pipe and the
+ * buffer are the relay's own. */
 struct relay {
 	int from, to;
 	uint8_t *from_rd, *to_wr;
 	int pipe[2];		/* -1 when none is held */
 	uint32_t in_pipe;	/* bytes in the pipe */
-	struct buf **bufp;	/* the caller's buffer for this direction: bytes
-				   read before the relay began go out first, and
-				   the recv/send fallback moves bytes through it */
+	struct buf *buf;	/* bytes read before the relay began go out first,
+				   and the recv/send fallback moves bytes through it;
+				   NULL while idle */
 	uint8_t eof;		/* from has ended */
 	uint8_t done;		/* ... and every byte reached to, which was shut */
 	uint8_t no_splice;	/* recv/send instead */
@@ -49,17 +50,17 @@ enum relay_result {
 	RELAY_ERROR,	/* a socket failed (errno set): close the tunnel */
 };
 
-/* Set up a direction.  force_copy: never splice (tests, and sockets that
- * refuse it). */
+/* Set up a direction.  pending: bytes already read from `from` in
+ * [start, end), or NULL; the relay owns that buffer from now on.
+ * force_copy: never splice (tests, and sockets that refuse it). */
 void relay_init(struct relay *r, int from, int to, uint8_t *from_rd, uint8_t *to_wr,
-		struct buf **bufp, int force_copy);
+		struct buf *pending, int force_copy);
 
 /* Move what can move now without blocking.  Buffers for the fallback come
  * from bp; pipes from pp.  *moved is set when any byte moved. */
 enum relay_result relay_move(struct relay *r, struct pipe_pool *pp, struct buf_pool *bp, int *moved);
 
-/* Give back the pipe (closed if it still holds bytes).  The caller's buffer
- * stays the caller's. */
-void relay_release(struct relay *r, struct pipe_pool *pp);
+/* Give back the pipe (closed if it still holds bytes) and the buffer. */
+void relay_release(struct relay *r, struct pipe_pool *pp, struct buf_pool *bp);
 
 #endif

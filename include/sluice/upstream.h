@@ -22,28 +22,14 @@
 #define UPSTREAM_KEY_MAX 272
 
 struct upstream;
-typedef void (*upstream_cb)(void *owner, uint32_t events);
-
-struct upstream {
-	struct io io;			/* first: the loop hands us &io */
-	struct upstream_pool *pool;
-	struct upstream *next, *prev;	/* key chain or LRU while pooled; dead list when closed */
-	struct upstream *lru_next, *lru_prev;
-	struct timer idle;		/* pooled: drop after upstream_idle_timeout */
-	void *owner;			/* the session using it; NULL when pooled */
-	upstream_cb cb;
-	union sockaddr_any addr;
-	uint32_t hash;
-	uint32_t requests;		/* requests carried so far */
-	char key[UPSTREAM_KEY_MAX];
-};
-
 struct upstream_pool;
+typedef void (*upstream_cb)(void *owner, uint32_t events);
 
 struct upstream_pool *upstream_pool_new(struct loop *l, uint32_t max_idle, uint32_t idle_timeout_ms);
 /* Close every idle connection and free the pool (workers call it at exit). */
 void upstream_pool_free(struct upstream_pool *p);
-uint32_t upstream_pool_idle(const struct upstream_pool *p);
+/* Idle connections now; any thread (stats.h). */
+uint64_t upstream_pool_idle(const struct upstream_pool *p);
 
 /* Start a non-blocking connect to addr, for key.  The connection reports
  * its events to cb(owner, events).  Returns the connection, or NULL with
@@ -55,12 +41,18 @@ struct upstream *upstream_connect(struct upstream_pool *p, const union sockaddr_
  * errno set to the connect error. */
 int upstream_connect_result(struct upstream *u);
 
+/* The socket, for the owner's reads and writes (never closed by the owner:
+ * upstream_close does that), and the address it is connected to. */
+int upstream_fd(const struct upstream *u);
+const union sockaddr_any *upstream_peer(const struct upstream *u);
+
 /* The most recently pooled idle connection for key, now owned by owner, or
  * NULL. */
 struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstream_cb cb, void *owner);
 
-/* Give a healthy connection back to the pool (closed instead when the pool
- * is full).  drained: the owner's last read found the socket empty; if not,
+/* The owner's request and its response are complete: give the healthy
+ * connection back to the pool (closed instead when the pool is full).
+ * drained: the owner's last read found the socket empty; if not,
  * the socket is checked, and closed when anything waits on it (the pool
  * relies on every later arrival raising an edge). */
 void upstream_release(struct upstream *u, int drained);

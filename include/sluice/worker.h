@@ -1,10 +1,21 @@
 /* worker: one reactor thread.
  *
  * A worker owns its loop, its DNS resolver and cache, its upstream pool,
- * its buffer free-list, its access-log buffer and its counters; nothing on
- * the request path is shared with other workers, so nothing takes a lock.
- * The acceptor hands it sockets through a small queue and an eventfd
- * (worker_hand_off), the only thing another thread touches.
+ * its pipe and buffer pools, its access-log buffer, its counters and the
+ * connections it was handed; nothing on the request path is shared with
+ * other workers, so nothing takes a lock.  The acceptor hands it sockets
+ * through a small queue and an eventfd (worker_hand_off), the only thing
+ * another thread touches.
+ *
+ * Connections (struct worker_conn, embedded in a session) are on the
+ * worker's live list from start to close, then on its dead list until the
+ * current batch of events is over, because a later event of the same batch
+ * may still point at them; only this module touches those lists and the
+ * connection count.
+ *
+ * Configuration: the worker holds a reference to a config snapshot and
+ * looks for a newer one between events; sessions take their own reference
+ * from it when they start (config.h).
  */
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
@@ -19,15 +30,30 @@
 #include "sluice/http.h"
 #include "sluice/log.h"
 #include "sluice/loop.h"
+#include "sluice/stats.h"
 #include "sluice/tunnel.h"
 #include "sluice/upstream.h"
 
-struct session;
-
+/* Written by the worker's thread only; readable from any (stats.h). */
 struct worker_stats {
-	uint64_t accepted;
-	uint64_t requests;
-	uint64_t errors;	/* local error responses */
+	stat_t accepted;
+	stat_t requests;	/* exchanges completed */
+	stat_t errors;		/* local error responses */
+};
+
+struct worker_conn;
+
+struct worker_conn_ops {
+	/* Close now (the worker is stopping); must end in worker_conn_closed. */
+	void (*abort)(struct worker_conn *c);
+	/* Free what is left, after the batch it was closed in. */
+	void (*free)(struct worker_conn *c);
+};
+
+/* A connection the worker tracks; embedded in its owner's object. */
+struct worker_conn {
+	struct worker_conn *next, *prev;
+	const struct worker_conn_ops *ops;
 };
 
 struct handoff {
@@ -39,7 +65,8 @@ struct handoff {
 struct worker {
 	int id;
 	pthread_t thread;
-	const struct config *cfg;
+	const struct config *cfg;	/* the worker's reference: new sessions take theirs from it */
+	unsigned cfg_gen;		/* config_generation() when cfg was taken */
 	struct loop *loop;
 	struct dns *dns;
 	struct upstream_pool *pool;
@@ -55,13 +82,14 @@ struct worker {
 	uint32_t qhead, qlen, qcap;
 	atomic_int stopping;
 
-	struct session *sessions;	/* live, for shutdown */
-	struct session *dead;		/* closed this batch, freed after it */
-	uint32_t nsessions;
+	struct worker_conn *live;	/* started and not closed */
+	struct worker_conn *dead;	/* closed this batch, freed after it */
+	stat_t nconns;			/* on the live list (readable from any thread) */
 	struct worker_stats stats;
 };
 
-/* Prepare worker id (loop, resolver, pools); 0, or -1 with err filled. */
+/* Prepare worker id (loop, resolver, pools) with a reference to cfg; 0, or
+ * -1 with err filled. */
 int worker_init(struct worker *w, int id, const struct config *cfg, int access_fd, char *err,
 		size_t errlen);
 int worker_start(struct worker *w);
@@ -69,11 +97,19 @@ int worker_start(struct worker *w);
 void worker_stop(struct worker *w);
 void worker_destroy(struct worker *w);
 
-/* From the acceptor thread: give fd to the worker.  Returns 0, or -1 (the
- * caller closes fd) when the queue cannot grow. */
+/* From the acceptor thread: give fd to the worker; it counts as a
+ * connection from now on.  Returns 0, or -1 (not counted; the caller
+ * closes fd) when the queue cannot grow. */
 int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind);
 
-/* All client connections of all workers (the acceptor's limit). */
-extern atomic_int worker_connections;
+/* Client connections of all workers, queued or started: the acceptor's
+ * max_connections.  Any thread. */
+int worker_connection_count(void);
+
+/* On the worker's thread: a connection started (on the live list) ... */
+void worker_conn_add(struct worker *w, struct worker_conn *c, const struct worker_conn_ops *ops);
+/* ... and closed: off the live list and the count; c->ops->free(c) runs
+ * after the current batch of events. */
+void worker_conn_closed(struct worker *w, struct worker_conn *c);
 
 #endif

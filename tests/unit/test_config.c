@@ -799,5 +799,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, load_errors_name_the_path_and_line);
 	tcase_add_test(tc, load_large_file);
 	suite_add_tcase(s, tc);
+
+	config_snapshot_add_tcases(s);
 	return s;
 }

@@ -349,7 +349,6 @@ static void sock_pair(int tcp, int *a, int *b)
 struct rig {
 	int writer, src, dst, reader;
 	uint8_t rd, wr;
-	struct buf *b;
 	struct relay r;
 	struct pipe_pool *pp;
 	struct buf_pool bp;
@@ -372,14 +371,15 @@ static void rig_open(struct rig *g, int src_tcp, int dst_tcp, int force_copy, st
 	ck_assert_ptr_nonnull(g->pp);
 	buf_pool_init(&g->bp, 16384, 8);
 	g->rd = g->wr = 1;
-	relay_init(&g->r, g->src, g->dst, &g->rd, &g->wr, &g->b, force_copy);
+	relay_init(&g->r, g->src, g->dst, &g->rd, &g->wr, NULL, force_copy);
 }
 
 static void rig_close(struct rig *g)
 {
-	relay_release(&g->r, g->pp);
-	buf_put(&g->bp, g->b);
-	g->b = NULL;
+	relay_release(&g->r, g->pp, &g->bp);
+	/* the relay's buffer went back: none is left outside the pool */
+	ck_assert_ptr_null(g->r.buf);
+	ck_assert_uint_eq(g->bp.nfree, g->bp.allocated);
 	buf_pool_drain(&g->bp);
 	if (g->own_pp)
 		pipe_pool_free(g->pp);
@@ -470,7 +470,7 @@ START_TEST(relay_splice_moves_bytes)
 	ck_assert_int_eq(g.r.pipe[0], -1);
 	ck_assert_uint_eq(g.r.in_pipe, 0);
 	ck_assert_uint_eq(pipe_pool_idle(g.pp), 1);
-	ck_assert_ptr_null(g.b);
+	ck_assert_ptr_null(g.r.buf);
 	ck_assert_uint_eq(g.bp.allocated, 0);
 	/* and it is taken again for the next bytes */
 	ck_assert_uint_eq(transfer(&g, 3u << 20, 100000), 100000);
@@ -492,7 +492,7 @@ START_TEST(relay_copy_moves_bytes)
 		/* no pipe ever, and the buffer went back once empty */
 		ck_assert_int_eq(g.r.pipe[0], -1);
 		ck_assert_uint_eq(pipe_pool_idle(g.pp), 0);
-		ck_assert_ptr_null(g.b);
+		ck_assert_ptr_null(g.r.buf);
 		ck_assert_uint_eq(g.bp.nfree, g.bp.allocated);
 		rig_close(&g);
 	}
@@ -515,10 +515,11 @@ static void pending_first(int tcp, int force_copy)
 {
 	struct rig g;
 	rig_open(&g, tcp, tcp, force_copy, NULL);
-	g.b = buf_get(&g.bp);
-	ck_assert_ptr_nonnull(g.b);
-	ck_assert_int_eq(buf_append(g.b, "xxxHELLO", 8), 0);
-	g.b->start = 3; /* the CONNECT head before it was spent */
+	struct buf *b = buf_get(&g.bp);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(buf_append(b, "xxxHELLO", 8), 0);
+	b->start = 3; /* the CONNECT head before it was spent */
+	relay_init(&g.r, g.src, g.dst, &g.rd, &g.wr, b, force_copy); /* the relay owns b now */
 	ck_assert_int_eq(send(g.writer, "WORLD", 5, 0), 5);
 	char got[64];
 	size_t n = 0;
@@ -572,9 +573,8 @@ static void eof_becomes_shutdown(int tcp, int force_copy)
 
 	/* the way back is still open: reader -> dst ══> src -> writer */
 	uint8_t rd2 = 1, wr2 = 1;
-	struct buf *b2 = NULL;
 	struct relay back;
-	relay_init(&back, g.dst, g.src, &rd2, &wr2, &b2, force_copy);
+	relay_init(&back, g.dst, g.src, &rd2, &wr2, NULL, force_copy);
 	ck_assert_int_eq(send(g.reader, "reply", 5, 0), 5);
 	ck_assert_int_eq(shutdown(g.reader, SHUT_WR), 0);
 	for (int i = 0; i < 100 && !back.done; i++) {
@@ -585,8 +585,7 @@ static void eof_becomes_shutdown(int tcp, int force_copy)
 	ck_assert_uint_eq(drain(g.writer, got, sizeof(got)), 5);
 	ck_assert_int_eq(memcmp(got, "reply", 5), 0);
 	ck_assert_int_eq(recv(g.writer, got, sizeof(got), MSG_DONTWAIT), 0);
-	relay_release(&back, g.pp);
-	buf_put(&g.bp, b2);
+	relay_release(&back, g.pp, &g.bp);
 	rig_close(&g);
 }
 
@@ -609,8 +608,9 @@ START_TEST(relay_eof_after_pending_bytes)
 	for (int copy = 0; copy <= 1; copy++) {
 		struct rig g;
 		rig_open(&g, 1, 1, copy, NULL);
-		g.b = buf_get(&g.bp);
-		ck_assert_int_eq(buf_append(g.b, "hello", 5), 0);
+		struct buf *b = buf_get(&g.bp);
+		ck_assert_int_eq(buf_append(b, "hello", 5), 0);
+		relay_init(&g.r, g.src, g.dst, &g.rd, &g.wr, b, copy);
 		ck_assert_int_eq(shutdown(g.writer, SHUT_WR), 0);
 		for (int i = 0; i < 100 && !g.r.done; i++) {
 			int moved;
@@ -703,7 +703,7 @@ START_TEST(relay_release_closes_a_full_pipe)
 	rig_open(&g, 1, 0, 0, pp);
 	jam(&g);
 	ck_assert_uint_gt(g.r.in_pipe, 0);
-	relay_release(&g.r, pp);
+	relay_release(&g.r, pp, &g.bp);
 	ck_assert_int_eq(g.r.pipe[0], -1);
 	ck_assert_uint_eq(g.r.in_pipe, 0);
 	ck_assert_uint_eq(pipe_pool_idle(pp), 0);

@@ -1,0 +1,767 @@
+/* exchange: one request and its response, on a session.
+ *
+ *          client                 sluice                      server
+ *    read ──> client.in ──(llhttp REQUEST frames it)──┐
+ *                 head: checked, rewritten ──> rhead ──┬─ writev ──> server.fd
+ *                 body: [start, parsed) as framed ─────┘
+ *    write <──┬── ohead <── head rewritten ──(llhttp RESPONSE frames it)── server.in
+ *             └── body: server.in [start, parsed) as framed
+ *
+ * Bodies are never copied: the bytes a parser has framed are written
+ * straight from one side's input buffer to the other side's socket, behind
+ * the rewritten head (one writev, in session.c).  The llhttp callbacks only
+ * note what happened; the code here acts after llhttp_execute returns,
+ * where it knows the exact byte position.
+ *
+ * An exchange begins in S_HEAD (exchange_begin), routes once the request
+ * head is complete (route.c), and ends in exchange_settle: the response is
+ * out and the request is in, so the server connection goes back to the pool
+ * and the client waits in S_HEAD for its next request, or lingers and
+ * closes.  Anything sluice answers itself (errors, TRACE and OPTIONS with
+ * Max-Forwards: 0) goes out in S_REPLY.  CONNECT, a 101 and redirected TLS
+ * end the exchange in S_TUNNEL (session.c runs the relays).
+ *
+ * Part of the session module (see session_int.h).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session_int.h"
+#include "sluice/log.h"
+
+/* --- llhttp callbacks ------------------------------------------------------------ */
+
+static int req_on_message_begin(llhttp_t *p)
+{
+	struct session *s = p->data;
+	s->x.url_len = 0;
+	return 0;
+}
+
+static int req_on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct session *s = p->data;
+	s->x.url_len += (uint32_t)len;
+	if (s->x.url_len > s->cfg->url_max) {
+		s->x.url_too_long = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int req_on_url_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	s->x.url_done = 1;
+	return 0;
+}
+
+static int req_on_headers_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	s->x.req_event = EV_HEAD;
+	return HPE_PAUSED;
+}
+
+static int req_on_message_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	s->x.req_event = EV_MESSAGE;
+	return HPE_PAUSED;
+}
+
+static int res_on_headers_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	/* A response to HEAD, and a 204 or 304, has no body whatever its
+	 * headers say (RFC 9112 6.3); llhttp 8.1 must be told, and that can
+	 * only be done by returning 1, which cannot pause, so the pause comes
+	 * at message complete and marks head and message at once. */
+	if ((s->x.head_method && p->status_code >= 200) || p->status_code == 204 || p->status_code == 304) {
+		s->x.res_event = EV_HEAD_AND_MESSAGE;
+		return 1;
+	}
+	s->x.res_event = EV_HEAD;
+	return HPE_PAUSED;
+}
+
+/* Only for an HTTP/1.0 client getting a chunked response: the decoded
+ * body goes to ohead, which parse_response_step() made room for. */
+static int res_on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct session *s = p->data;
+	if (s->x.dechunk && buf_append(s->ohead, at, len) == -1)
+		return -1;
+	return 0;
+}
+
+static int res_on_message_complete(llhttp_t *p)
+{
+	struct session *s = p->data;
+	if (s->x.res_event != EV_HEAD_AND_MESSAGE)
+		s->x.res_event = EV_MESSAGE;
+	return HPE_PAUSED;
+}
+
+static llhttp_settings_t req_settings, res_settings;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+static void settings_init(void)
+{
+	llhttp_settings_init(&req_settings);
+	req_settings.on_message_begin = req_on_message_begin;
+	req_settings.on_url = req_on_url;
+	req_settings.on_url_complete = req_on_url_complete;
+	req_settings.on_headers_complete = req_on_headers_complete;
+	req_settings.on_message_complete = req_on_message_complete;
+	llhttp_settings_init(&res_settings);
+	res_settings.on_headers_complete = res_on_headers_complete;
+	res_settings.on_message_complete = res_on_message_complete;
+	res_settings.on_body = res_on_body;
+}
+
+/* A fresh response parser: for each request, and after an interim head. */
+static void response_parser_init(struct session *s)
+{
+	llhttp_init(&s->res, HTTP_RESPONSE, &res_settings);
+	s->res.data = s;
+}
+
+/* --- beginning and end ------------------------------------------------------------- */
+
+void exchange_begin(struct session *s)
+{
+	llhttp_init(&s->req, HTTP_REQUEST, &req_settings);
+	s->req.data = s;
+	s->state = S_HEAD;
+	memset(&s->x, 0, offsetof(struct exchange, host));
+	s->x.host[0] = '\0';
+	if (s->tp)
+		s->tp->named[0] = '\0';
+	s->x.head_start = loop_now(s->w->loop);
+}
+
+void exchange_start(struct session *s)
+{
+	pthread_once(&settings_once, settings_init);
+	exchange_begin(s);
+}
+
+int exchange_request_sent(const struct session *s)
+{
+	return s->x.req_done && s->rhead && s->x.rhead_sent == s->rhead->end &&
+	       (s->client.in == NULL || buf_pending(s->client.in) == 0);
+}
+
+int exchange_waiting_for_client(const struct session *s)
+{
+	return !s->x.req_done && s->x.rhead_sent == s->rhead->end &&
+	       (s->client.in == NULL || buf_pending(s->client.in) == 0);
+}
+
+/* The exchange is complete: log it, keep or close both connections. */
+static void finish(struct session *s)
+{
+	record_write(s);
+	stat_inc(&s->w->stats.requests);
+	s->nreq++;
+	if (s->up) {
+		int reusable = llhttp_should_keep_alive(&s->res) && exchange_request_sent(s) && !s->server.eof &&
+			       (s->server.in == NULL || buf_unparsed(s->server.in) == 0);
+		if (reusable) {
+			upstream_release(s->up, !s->server.rd);
+			s->up = NULL;
+		}
+		session_drop_upstream(s);
+	}
+	session_put_buf(s, &s->rhead);
+	session_put_buf(s, &s->server.in);
+	if (s->close_after || !s->keep_alive) {
+		session_linger(s);
+		return;
+	}
+	exchange_begin(s);
+}
+
+static int all_flushed(const struct session *s)
+{
+	return (s->ohead == NULL || buf_empty(s->ohead)) &&
+	       (s->server.in == NULL || buf_pending(s->server.in) == 0);
+}
+
+static void server_eof(struct session *s, int err);
+
+void exchange_settle(struct session *s)
+{
+	switch (s->state) {
+	case S_FORWARD:
+		if (s->server.eof && !s->x.res_done && !s->x.res_resumed && s->up &&
+		    (s->server.in == NULL || buf_unparsed(s->server.in) == 0 || s->x.abort_after_flush)) {
+			server_eof(s, s->server.reset);
+			if (s->state != S_FORWARD)
+				return;
+		}
+		if (s->x.abort_after_flush && all_flushed(s)) {
+			session_close(s);
+			return;
+		}
+		if (s->x.res_done && all_flushed(s)) {
+			if (!exchange_request_sent(s)) {
+				/* answered before the request ended: the rest of it
+				 * cannot be skipped reliably */
+				s->close_after = 1;
+				session_drop_upstream(s);
+			}
+			finish(s);
+		}
+		break;
+	case S_REPLY:
+		if (all_flushed(s)) {
+			record_write(s);
+			s->nreq++;
+			if (s->close_after || !s->keep_alive)
+				session_linger(s);
+			else
+				exchange_begin(s);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* --- request side ------------------------------------------------------------------ */
+
+/* Answer TRACE / OPTIONS with Max-Forwards: 0 ourselves (RFC 9110 7.6.2). */
+static void reply_max_forwards(struct session *s, const struct http_head *h, int trace)
+{
+	if (session_need_buf(s, &s->ohead) == -1) {
+		session_close(s);
+		return;
+	}
+	/* a body after such a request is not worth skipping: close after it */
+	if (s->req.flags & (F_CHUNKED | F_CONTENT_LENGTH))
+		s->close_after = 1;
+	int close = s->close_after || !s->keep_alive;
+	int r = trace ? http_write_trace(s->ohead, h, close)
+		      : http_write_local(s->ohead, 200, NULL, "text/plain", "", 0, close);
+	if (r == -1) {
+		exchange_error(s, 431, "request head too large to echo");
+		return;
+	}
+	s->x.rec.status = 200;
+	s->x.rec.local = 1;
+	s->state = S_REPLY;
+}
+
+/* "Connection: upgrade" with an Upgrade header: both go through, and a 101
+ * turns the connection into a tunnel. */
+static void keep_upgrade(struct session *s, struct http_head *h)
+{
+	int up = http_find(h, "Upgrade");
+	/* RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored */
+	if (up < 0 || !(h->conn_tokens & HTTP_CONN_UPGRADE) || h->minor == 0)
+		return;
+	h->hdr[up].drop = 0;
+	h->keep_upgrade = 1;
+	s->x.tunnel = T_UPGRADE;
+}
+
+/* CONNECT host:port: check the port, then connect; "200 Connection
+ * established" goes out only once the server has accepted. */
+static void on_connect_head(struct session *s, const struct http_head *h)
+{
+	struct buf *b = s->client.in;
+	struct http_target t;
+	const char *why;
+	if (http_authority_parse(h->raw + h->part[1].off, h->part[1].len, &t, &why) == -1) {
+		exchange_error(s, 400, why);
+		return;
+	}
+	snprintf(s->x.host, sizeof(s->x.host), "%s", t.host);
+	s->x.port = t.port;
+	s->x.tunnel = T_CONNECT;
+	if (!config_connect_port_allowed(s->cfg, t.port)) {
+		exchange_error(s, 403, "CONNECT to this port is not allowed");
+		return;
+	}
+	s->x.req_done = 1;	/* llhttp is done with this connection */
+	b->start = b->parsed;	/* bytes behind the head (a ClientHello) wait in client.in */
+	b->parsed = b->end;
+	response_parser_init(s);
+	route_request(s, 0);	/* a tunnel needs its own connection, never a pooled one */
+}
+
+/* The request head is complete in client.in [start, parsed). */
+static void on_request_head(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	struct buf *b = s->client.in;
+	struct http_head h;
+	if (b->parsed - b->start > cfg->header_max) {
+		exchange_error(s, 431, "request head too large");
+		return;
+	}
+	enum http_verdict v = http_head_parse(&h, b->data + b->start, b->parsed - b->start, 1, s->w->hdrs,
+					      cfg->max_headers);
+	if (v != HTTP_OK) {
+		exchange_error(s, v == HTTP_TOO_MANY_HEADERS ? 431 : 400, http_verdict_text(v));
+		return;
+	}
+	s->http10 = h.minor == 0;
+	s->keep_alive = llhttp_should_keep_alive(&s->req);
+	if (h.major != 1) {
+		exchange_error(s, 505, "HTTP version not supported");
+		return;
+	}
+	if (h.minor == 0 && h.transfer_encoding) {
+		/* RFC 9112 6.1: HTTP/1.0 has no transfer codings; faulty framing */
+		exchange_error(s, 400, "Transfer-Encoding in an HTTP/1.0 request");
+		return;
+	}
+	struct http_target t;
+	const char *why;
+	if (s->req.method == HTTP_CONNECT) {
+		if (s->tp) {
+			/* honouring its target would let a redirected client tunnel
+			 * anywhere; tunnelling to where it was going is pointless */
+			exchange_error(s, 403, "CONNECT is not accepted on a transparent listener");
+			return;
+		}
+		on_connect_head(s, &h);
+		return;
+	}
+	if (s->tp) {
+		if (transparent_target(s, &h, &t) == -1)
+			return;
+	} else if (http_target_parse(h.raw + h.part[1].off, h.part[1].len, &t, &why) == -1) {
+		exchange_error(s, 400, why);
+		return;
+	} else {
+		snprintf(s->x.host, sizeof(s->x.host), "%s", t.host);
+		s->x.port = t.port;
+	}
+	s->x.head_method = s->req.method == HTTP_HEAD;
+
+	int mf_method = s->req.method == HTTP_TRACE || s->req.method == HTTP_OPTIONS;
+	if (mf_method && h.max_forwards == 0) {
+		reply_max_forwards(s, &h, s->req.method == HTTP_TRACE);
+		b->start = b->parsed;
+		llhttp_resume(&s->req);
+		return;
+	}
+	http_mark_hop_by_hop(&h);
+	keep_upgrade(s, &h);
+	if (session_need_buf(s, &s->rhead) == -1) {
+		session_close(s);
+		return;
+	}
+	if (http_write_request(s->rhead, &h, &t, cfg->via_name, mf_method && h.max_forwards > 0) == -1) {
+		exchange_error(s, 431, "request head too large");
+		return;
+	}
+	/* the rewritten request line is "METHOD target HTTP/1.1": the log's
+	 * method and URL, without looking at the head again */
+	s->x.rec.method = llhttp_method_name((llhttp_method_t)s->req.method);
+	s->x.rec.target_off = h.part[0].len + 1;
+	s->x.rec.target_len = t.path_len + (t.query ? t.query_len : 0);
+	b->start = b->parsed; /* the raw head is spent; the rewritten one goes up */
+	llhttp_resume(&s->req);
+	response_parser_init(s);
+	route_request(s, 1);
+}
+
+int exchange_parse_request(struct session *s)
+{
+	struct buf *b = s->client.in;
+	if (s->x.req_done || s->state == S_REPLY || s->state == S_LINGER || s->state == S_TUNNEL ||
+	    s->state == S_PEEK || b == NULL)
+		return 0;
+	/* After the head, llhttp may complete a body-less message without
+	 * another byte, so it runs on an empty input then too. */
+	if (buf_unparsed(b) == 0 && s->state == S_HEAD)
+		return 0;
+	uint32_t before = b->parsed;
+	if (!s->x.msg_begun) {
+		s->x.msg_begun = 1;
+		s->x.head_start = loop_now(s->w->loop);
+		record_start(s);
+	}
+	s->x.req_event = EV_NONE;
+	llhttp_errno_t rc = llhttp_execute(&s->req, b->data + b->parsed, buf_unparsed(b));
+	if (rc == HPE_OK) {
+		b->parsed = b->end;
+	} else if (rc == HPE_PAUSED) {
+		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->req) - b->data);
+	} else {
+		if (s->state != S_HEAD) {
+			/* a broken body: the server has part of it, nothing can be resynchronised */
+			s->x.rec.reason = "malformed request body";
+			if (!s->x.res_head_done && s->x.rec.status == 0)
+				exchange_error(s, 400, "malformed request body");
+			else
+				session_close(s);
+			return 1;
+		}
+		if (s->x.url_too_long)
+			exchange_error(s, 414, "request target too long");
+		else
+			exchange_error(s, 400, llhttp_get_error_reason(&s->req));
+		return 1;
+	}
+	if (s->state == S_HEAD) {
+		if (s->x.req_event == EV_HEAD) {
+			on_request_head(s);
+			/* Frame what follows the head now: a body-less request is
+			 * complete at once, before any response can race it. */
+			if (s->state == S_RESOLVE || s->state == S_CONNECT || s->state == S_FORWARD)
+				exchange_parse_request(s);
+			return 1;
+		}
+		if (b->parsed - b->start >= s->cfg->header_max) {
+			if (!s->x.url_done)
+				exchange_error(s, 414, "request target too long");
+			else
+				exchange_error(s, 431, "request head too large");
+		}
+		return 1;
+	}
+	if (s->x.req_event == EV_MESSAGE)
+		s->x.req_done = 1;
+	return b->parsed != before || s->x.req_done;
+}
+
+void exchange_client_eof(struct session *s)
+{
+	if (s->state == S_PEEK) {
+		s->x.rec.reason = "client closed before its ClientHello was complete";
+		session_close(s);
+		return;
+	}
+	if (s->state == S_LINGER || s->state == S_HEAD) {
+		/* between requests, or half a head and then gone */
+		session_close(s);
+		return;
+	}
+	if (s->state == S_REPLY) {
+		s->close_after = 1; /* the reply still goes out */
+		return;
+	}
+	if (s->state == S_TUNNEL)
+		return; /* the relay sees the same EOF and passes it on */
+	if (!s->x.req_done)
+		exchange_parse_request(s); /* a body-less request ends without another byte */
+	if (s->state == S_CLOSED)
+		return;
+	if (!s->x.req_done && s->state != S_REPLY) {
+		s->x.rec.reason = "client closed during the request";
+		record_write(s);
+		session_close(s);
+		return;
+	}
+	/* A half-close after a full request: answer it (and any pipelined
+	 * after it); the connection ends when S_HEAD finds nothing left. */
+}
+
+/* --- response side ------------------------------------------------------------------- */
+
+static void resume_response(struct session *s)
+{
+	llhttp_resume(&s->res);
+	s->x.res_resumed = 1;
+}
+
+/* A 101 to an Upgrade: the head goes out, then the tunnel. */
+static void on_switching_protocols(struct session *s, struct http_head *h)
+{
+	struct buf *b = s->server.in;
+	if (s->x.rhead_sent < s->rhead->end) {
+		exchange_error(s, 502, "upstream switched protocols before the request was sent");
+		return;
+	}
+	int up = http_find(h, "Upgrade");
+	if (up >= 0)
+		h->hdr[up].drop = 0;
+	h->keep_upgrade = 1;
+	if (http_write_response(s->ohead, h, s->cfg->via_name, HTTP_CONN_AS_IS) == -1) {
+		exchange_error(s, 502, "response head too large");
+		return;
+	}
+	s->x.rec.status = 101;
+	s->x.res_head_done = s->x.res_done = 1;
+	b->start = b->parsed; /* what follows the 101 is the new protocol's */
+	b->parsed = b->end;
+	s->state = S_TUNNEL;
+}
+
+/* A response head is complete in server.in [start, parsed). */
+static void on_response_head(struct session *s, int also_message)
+{
+	const struct config *cfg = s->cfg;
+	struct buf *b = s->server.in;
+	struct http_head h;
+	if (b->parsed - b->start > cfg->header_max) {
+		exchange_error(s, 502, "response head too large");
+		return;
+	}
+	enum http_verdict v = http_head_parse(&h, b->data + b->start, b->parsed - b->start, 0, s->w->hdrs,
+					      cfg->max_headers);
+	if (v != HTTP_OK) {
+		log_info("upstream %s:%u sent a bad response head: %s", s->x.host, s->x.port, http_verdict_text(v));
+		exchange_error(s, 502, "malformed response from upstream");
+		return;
+	}
+	if (h.status == 101 && s->x.tunnel != T_UPGRADE) {
+		exchange_error(s, 502, "upstream switched protocols unasked");
+		return;
+	}
+	if (session_need_buf(s, &s->ohead) == -1) {
+		session_close(s);
+		return;
+	}
+	/* A pipelining client may never leave ohead empty at an idle moment:
+	 * make all its room usable before each head. */
+	buf_compact(s->ohead);
+	http_mark_hop_by_hop(&h);
+	if (h.status == 101) {
+		on_switching_protocols(s, &h);
+		return;
+	}
+	if (h.status < 200) {
+		/* interim: forward (not to HTTP/1.0 clients, RFC 9110 15.2) and wait for more */
+		if (!s->http10 && http_write_response(s->ohead, &h, cfg->via_name, HTTP_CONN_AS_IS) == -1) {
+			exchange_error(s, 502, "response head too large");
+			return;
+		}
+		/* A fresh parser for the final response: whatever framing headers
+		 * the interim one carried must not make llhttp expect a body. */
+		b->start = b->parsed;
+		response_parser_init(s);
+		return;
+	}
+	if (llhttp_message_needs_eof(&s->res) && !also_message)
+		s->close_after = 1; /* the body ends when the server closes */
+	if (!s->keep_alive)
+		s->close_after = 1;
+	if (s->http10 && (s->res.flags & F_CHUNKED) && !also_message) {
+		/* HTTP/1.0 has no chunked coding: send the body decoded and
+		 * delimit it by closing (RFC 9112 7.1 and 6.3). */
+		s->x.dechunk = 1;
+		s->close_after = 1;
+		int te = http_find(&h, "Transfer-Encoding");
+		if (te >= 0)
+			h.hdr[te].drop = 1;
+	}
+	enum http_conn_mode mode = s->close_after ? HTTP_CONN_ADD_CLOSE
+				 : s->http10	 ? HTTP_CONN_ADD_KEEPALIVE
+						 : HTTP_CONN_AS_IS;
+	if (http_write_response(s->ohead, &h, cfg->via_name, mode) == -1) {
+		exchange_error(s, 502, "response head too large");
+		return;
+	}
+	s->x.rec.status = h.status;
+	int ct = http_find(&h, "Content-Type");
+	if (ct >= 0) {
+		char *ctype = s->x.rec.ctype;
+		size_t n = h.hdr[ct].value.len < sizeof(s->x.rec.ctype) - 1 ? h.hdr[ct].value.len
+									    : sizeof(s->x.rec.ctype) - 1;
+		memcpy(ctype, h.raw + h.hdr[ct].value.off, n);
+		ctype[n] = '\0';
+	}
+	b->start = b->parsed;
+	s->x.res_head_done = 1;
+	if (also_message)
+		s->x.res_done = 1;
+	resume_response(s);
+}
+
+/* Feed server bytes to the response parser.  Returns 1 on progress. */
+static int parse_response_step(struct session *s)
+{
+	struct buf *b = s->server.in;
+	if (s->state != S_FORWARD || b == NULL || s->x.res_done || s->x.abort_after_flush)
+		return 0;
+	/* empty input still lets llhttp end a message right after a resume */
+	if (buf_unparsed(b) == 0 && !s->x.res_resumed)
+		return 0;
+	/* interim heads wait until the ones before them reached the client */
+	if (!s->x.res_head_done && s->ohead && !buf_empty(s->ohead))
+		return 0;
+	s->x.res_resumed = 0;
+	s->x.res_event = EV_NONE;
+	uint32_t len = buf_unparsed(b);
+	if (s->x.dechunk) {
+		/* decoded bytes never outnumber raw ones: feed what ohead can take */
+		if (buf_room(s->ohead) == 0 && s->ohead->start > 0)
+			buf_compact(s->ohead);
+		if (len > buf_room(s->ohead))
+			len = buf_room(s->ohead);
+		if (len == 0 && buf_unparsed(b) > 0)
+			return 0;
+	}
+	llhttp_errno_t rc = llhttp_execute(&s->res, b->data + b->parsed, len);
+	if (rc == HPE_OK) {
+		b->parsed += len;
+	} else if (rc == HPE_PAUSED) {
+		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->res) - b->data);
+	} else {
+		log_info("upstream %s:%u: bad response: %s", s->x.host, s->x.port, llhttp_get_error_reason(&s->res));
+		if (!s->x.res_head_done) {
+			exchange_error(s, 502, "malformed response from upstream");
+		} else {
+			s->x.rec.reason = "malformed response body from upstream";
+			s->x.abort_after_flush = 1;
+			session_drop_upstream(s);
+		}
+		return 1;
+	}
+	if (s->x.dechunk && s->x.res_head_done)
+		b->start = b->parsed; /* raw chunked bytes are spent; ohead has the data */
+	switch (s->x.res_event) {
+	case EV_HEAD:
+		on_response_head(s, 0);
+		break;
+	case EV_HEAD_AND_MESSAGE:
+		on_response_head(s, 1);
+		break;
+	case EV_MESSAGE:
+		s->x.res_done = 1;
+		break;
+	default:
+		if (!s->x.res_head_done && b->parsed - b->start >= s->cfg->header_max)
+			exchange_error(s, 502, "response head too large");
+		break;
+	}
+	return 1;
+}
+
+/* Past a final head, go straight on into the body bytes that came with it,
+ * so head and body leave in one writev. */
+int exchange_parse_response(struct session *s)
+{
+	if (!parse_response_step(s))
+		return 0;
+	if (s->x.res_event == EV_HEAD && s->x.res_head_done && s->state == S_FORWARD)
+		parse_response_step(s);
+	return 1;
+}
+
+static int retry_safe(const struct session *s)
+{
+	switch (s->req.method) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+	case HTTP_OPTIONS:
+	case HTTP_TRACE:
+	case HTTP_PUT:
+	case HTTP_DELETE:
+		break;
+	default:
+		return 0;
+	}
+	return s->x.req_done && !(s->req.flags & F_CHUNKED) && !s->x.body_sent &&
+	       (s->client.in == NULL || buf_pending(s->client.in) == 0);
+}
+
+/* The server closed (or reset) its side, and every byte before that has
+ * been parsed. */
+static void server_eof(struct session *s, int err)
+{
+	if (!s->x.res_done && s->x.res_head_done && !err && llhttp_message_needs_eof(&s->res)) {
+		/* a close-delimited body ends here */
+		s->x.res_done = 1;
+		s->server.eof = 1;
+		return;
+	}
+	if (s->x.res_done) {
+		s->server.eof = 1;
+		return;
+	}
+	int nothing_yet = !s->x.res_head_done && (s->server.in == NULL || buf_empty(s->server.in)) &&
+			  s->x.rec.status == 0;
+	if (nothing_yet && s->x.reused && !s->x.retried && retry_safe(s)) {
+		/* A pooled connection the server had already given up on: try
+		 * once more on a fresh one (RFC 9110 9.2.2: idempotent and
+		 * body-less). */
+		log_debug("upstream %s:%u: pooled connection closed, retrying", s->x.host, s->x.port);
+		session_drop_upstream(s);
+		s->x.retried = 1;
+		s->x.reused = 0;
+		s->x.rhead_sent = 0;
+		if (s->server.in)
+			s->server.in->start = s->server.in->parsed = s->server.in->end = 0;
+		response_parser_init(s);
+		route_request(s, 0);
+		return;
+	}
+	if (nothing_yet || !s->x.res_head_done) {
+		exchange_error(s, 502, err ? "upstream reset the connection" : "upstream closed the connection");
+		return;
+	}
+	/* Mid-body: the client must see the truncation, never a short body
+	 * that looks complete. */
+	s->x.rec.reason = "upstream closed mid-response";
+	s->x.abort_after_flush = 1;
+	session_drop_upstream(s);
+}
+
+/* --- the server connection is up ----------------------------------------------------- */
+
+void exchange_connected(struct session *s)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	s->state = S_FORWARD;
+	if (s->x.tunnel == T_CONNECT) {
+		if (session_need_buf(s, &s->ohead) == -1 || buf_append(s->ohead, ok, sizeof(ok) - 1) == -1) {
+			session_close(s);
+			return;
+		}
+		s->x.rec.status = 200;
+		s->state = S_TUNNEL;
+	} else if (s->x.tunnel == T_TLS) {
+		s->x.rec.status = 200; /* for the log: nothing is said to the client */
+		s->state = S_TUNNEL;
+	}
+}
+
+/* --- local replies --------------------------------------------------------------------- */
+
+void exchange_error(struct session *s, int status, const char *reason)
+{
+	char a[80];
+	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
+	s->x.rec.reason = reason;
+	stat_inc(&s->w->stats.errors);
+	if (s->x.tunnel == T_TLS) {
+		/* no HTTP to answer in: the status is for the log line */
+		s->x.rec.status = status;
+		s->x.rec.local = 1;
+		session_close(s);
+		return;
+	}
+	if (s->x.rec.status != 0 || (s->ohead && s->ohead->start > 0 && !buf_empty(s->ohead))) {
+		/* a response is already on its way: all we can do is cut it */
+		s->x.abort_after_flush = 1;
+		session_drop_upstream(s);
+		return;
+	}
+	session_drop_upstream(s);
+	dns_cancel(s->w->dns, &s->x.dnsw);
+	if (session_need_buf(s, &s->ohead) == -1) {
+		session_close(s);
+		return;
+	}
+	s->ohead->start = s->ohead->parsed = s->ohead->end = 0;
+	if (s->server.in)
+		s->server.in->start = s->server.in->parsed = s->server.in->end = 0;
+	char body[256];
+	int n = snprintf(body, sizeof(body), "sluice: %d %s: %s\n", status, http_status_text(status), reason);
+	http_write_local(s->ohead, status, NULL, "text/plain", body, (size_t)n, 1);
+	s->x.rec.status = status;
+	s->x.rec.local = 1;
+	s->close_after = 1;
+	s->x.res_head_done = 1;
+	s->state = S_REPLY;
+}

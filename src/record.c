@@ -1,0 +1,120 @@
+/* record: the access-log line of an exchange.
+ *
+ * The exchange fills in its struct record as it learns things (the method
+ * and where the target sits in the rewritten head when that head is made,
+ * the status when a response head goes out, the server's address when
+ * route connects, the cause when sluice answers itself or cuts a
+ * response); record_write() turns it into one line when the exchange ends,
+ * or when the connection closes in the middle of one.  Nothing is formatted
+ * while the access log is off.
+ *
+ * Part of the session module (see session_int.h); it changes no state but
+ * rec.logged.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "session_int.h"
+#include "sluice/log.h"
+
+static uint64_t wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+void record_start(struct session *s)
+{
+	s->x.rec.start_wall = wall_ms();
+	s->x.rec.start_mono = loop_now(s->w->loop);
+}
+
+/* "http://host[:port]" and the target as sent.  A transparent request is
+ * logged with the host it named.  Returns the length. */
+static size_t http_url(const struct session *s, const char *target, size_t tlen, char *url, size_t room)
+{
+	const char *host = s->tp && s->tp->named[0] ? s->tp->named : s->x.host;
+	unsigned port = s->tp && s->tp->named[0] ? s->tp->named_port : s->x.port;
+	int n = snprintf(url, room, strchr(host, ':') ? "http://[%s]" : "http://%s", host);
+	if (port != 80)
+		n += snprintf(url + n, room - (size_t)n, ":%u", port);
+	if (tlen == 1 && target[0] == '*')
+		tlen = 0; /* OPTIONS *: the server itself */
+	if (tlen > room - (size_t)n)
+		tlen = room - (size_t)n;
+	memcpy(url + n, target, tlen);
+	return (size_t)n + tlen;
+}
+
+void record_write(struct session *s)
+{
+	struct worker *w = s->w;
+	struct record *r = &s->x.rec;
+	if (r->logged)
+		return;
+	r->logged = 1;
+	if (w->alog.fd == -1)
+		return;
+	char url[DNS_NAME_MAX + 1 + 8192 + 16];
+	size_t url_len = 0;
+	const char *method = "-";
+	/* the target went out in rhead; an upgraded tunnel kept a copy */
+	if (r->method && (s->rhead || s->tunnel_target)) {
+		method = r->method;
+		const char *target = s->rhead ? s->rhead->data + r->target_off : s->tunnel_target;
+		size_t tlen = s->rhead ? r->target_len : strlen(s->tunnel_target);
+		url_len = http_url(s, target, tlen, url, sizeof(url));
+	}
+	if (s->x.tunnel == T_CONNECT || s->x.tunnel == T_TLS) {
+		/* a redirected TLS connection is logged under its SNI name */
+		const char *host = s->x.tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni : s->x.host;
+		int n = snprintf(url, sizeof(url), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, s->x.port);
+		url_len = n > 0 ? (size_t)n : 0;
+		method = "CONNECT";
+	}
+	if (url_len == 0 && s->tp && s->tp->odst_text[0]) {
+		/* refused before any URL: where the connection was going */
+		url_len = strlen(log_addr(&s->tp->odst.sa, url, sizeof(url)));
+		if (s->kind == LISTEN_TRANSPARENT_TLS)
+			method = "CONNECT"; /* a TLS connection closed before its relay began */
+	}
+	char hello[300] = "";
+	if (s->x.tunnel == T_TLS)
+		snprintf(hello, sizeof(hello), s->tp->sni[0] ? " sni=%s" : " %s",
+			 s->tp->sni[0] ? s->tp->sni : tls_hello_text((enum tls_hello)s->tp->hello));
+	char note[512];
+	if (s->tunnel_live) {
+		snprintf(note, sizeof(note), "tunnel up=%llu down=%llu%s%s%s", (unsigned long long)s->r_up.bytes,
+			 (unsigned long long)s->r_down.bytes, hello, r->reason ? ": " : "", r->reason ? r->reason : "");
+	} else if (hello[0]) {
+		snprintf(note, sizeof(note), "%s%s%s", hello + 1, r->reason ? ": " : "", r->reason ? r->reason : "");
+	}
+	static const char *const hier_names[] = {
+		[HIER_NONE] = "HIER_NONE",
+		[HIER_DIRECT] = "HIER_DIRECT",
+		[HIER_ORIGINAL_DST] = "ORIGINAL_DST",
+	};
+	char peer[80] = "-";
+	if (r->hier != HIER_NONE)
+		log_host(&r->peer.sa, peer, sizeof(peer));
+	struct access_entry e = {
+		.start_ms = r->start_wall,
+		.elapsed_ms = loop_now(w->loop) - r->start_mono,
+		.client = &s->peer.sa,
+		.code = r->local ? "TAG_NONE" : s->tunnel_live ? "TCP_TUNNEL" : r->reason ? "TCP_MISS_ABORTED" : "TCP_MISS",
+		.status = r->status,
+		.bytes = r->bytes,
+		.method = method,
+		.url = url_len ? url : NULL,
+		.url_len = url_len,
+		.user = r->user,
+		.hier = hier_names[r->hier],
+		.peer = peer,
+		.type = r->ctype[0] ? r->ctype : NULL,
+		.type_len = strlen(r->ctype),
+		.reason = s->tunnel_live || hello[0] ? note : r->reason,
+	};
+	access_log_write(&w->alog, &e);
+}

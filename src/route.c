@@ -1,0 +1,202 @@
+/* route: where a request goes, and the connection that takes it there.
+ *
+ *   route_request ──pool hit──────────────────────────────> S_FORWARD
+ *        │ literal address, or a cached name ──> connect_next ──> S_CONNECT
+ *        └ a name to look up ──> S_RESOLVE ──on_dns──> connect_next
+ *   S_CONNECT ──writable, connected──> exchange_connected (S_FORWARD or S_TUNNEL)
+ *             ──refused, failed or connect_timeout──> the next address;
+ *               after the last: 502 (refused, failed) or 504 (timed out)
+ *
+ * A request tries at most MAX_ADDRS addresses, in the resolver's order.  This
+ * is where destination rules and parent proxies will decide; the pool key
+ * is what a connection may be reused for.
+ *
+ * Part of the session module (see session_int.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "session_int.h"
+#include "sluice/log.h"
+
+int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, host, &out->in.sin_addr) == 1) {
+		out->in.sin_family = AF_INET;
+		out->in.sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &out->in6.sin6_addr) == 1) {
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_port = htons(port);
+		return 0;
+	}
+	return -1;
+}
+
+static void on_upstream(void *owner, uint32_t events);
+
+/* "host:port" (no snprintf: once per request) */
+static void pool_key(const struct session *s, char *key, size_t len)
+{
+	size_t hl = strlen(s->x.host); /* <= DNS_NAME_MAX, and len >= UPSTREAM_KEY_MAX */
+	memcpy(key, s->x.host, hl);
+	key[hl++] = ':';
+	char digits[6];
+	int n = 0;
+	unsigned p = s->x.port;
+	do {
+		digits[n++] = (char)('0' + p % 10);
+		p /= 10;
+	} while (p);
+	while (n)
+		key[hl++] = digits[--n];
+	key[hl] = '\0';
+	(void)len;
+}
+
+/* The server connection is s->up from now on. */
+static void attach(struct session *s)
+{
+	s->server.fd = upstream_fd(s->up);
+}
+
+/* Connect to the next address; 502 when none is left. */
+static void connect_next(struct session *s)
+{
+	struct worker *w = s->w;
+	char key[UPSTREAM_KEY_MAX];
+	pool_key(s, key, sizeof(key));
+	while (s->x.addr_idx < s->x.naddrs) {
+		s->up = upstream_connect(w->pool, &s->x.addrs[s->x.addr_idx], key, on_upstream, s);
+		if (s->up) {
+			attach(s);
+			s->state = S_CONNECT;
+			s->phase_start = loop_now(w->loop);
+			return;
+		}
+		s->x.connect_errno = errno;
+		char a[80];
+		log_debug("connect() to %s failed: %s", log_addr(&s->x.addrs[s->x.addr_idx].sa, a, sizeof(a)),
+			  strerror(errno));
+		s->x.addr_idx++;
+	}
+	exchange_error(s, 502, s->x.connect_errno == ECONNREFUSED ? "upstream refused the connection"
+				 : "cannot connect to upstream");
+}
+
+static void use_addresses(struct session *s, const union sockaddr_any *addrs, int n)
+{
+	s->x.naddrs = n > MAX_ADDRS ? MAX_ADDRS : n;
+	for (int i = 0; i < s->x.naddrs; i++) {
+		s->x.addrs[i] = addrs[i];
+		if (addrs[i].sa.sa_family == AF_INET)
+			s->x.addrs[i].in.sin_port = htons(s->x.port);
+		else
+			s->x.addrs[i].in6.sin6_port = htons(s->x.port);
+	}
+	s->x.addr_idx = 0;
+	connect_next(s);
+}
+
+static void dns_error(struct session *s, enum dns_status st)
+{
+	if (st == DNS_TIMEOUT)
+		exchange_error(s, 504, "DNS lookup timed out");
+	else if (st == DNS_NOTFOUND)
+		exchange_error(s, 502, "DNS name not found");
+	else
+		exchange_error(s, 502, "DNS lookup failed");
+}
+
+static void on_dns(void *arg, enum dns_status st, const union sockaddr_any *addrs, int n)
+{
+	struct session *s = arg;
+	if (s->state != S_RESOLVE)
+		return;
+	if (st == DNS_OK)
+		use_addresses(s, addrs, n);
+	else
+		dns_error(s, st);
+	session_pump(s);
+}
+
+/* The connection is to the server, not through a parent: the log says so. */
+static void record_peer(struct session *s)
+{
+	s->x.rec.peer = *upstream_peer(s->up);
+	s->x.rec.hier = s->tp ? HIER_ORIGINAL_DST : HIER_DIRECT;
+}
+
+void route_request(struct session *s, int allow_pool)
+{
+	struct worker *w = s->w;
+	char key[UPSTREAM_KEY_MAX];
+	pool_key(s, key, sizeof(key));
+	if (allow_pool && (s->up = upstream_take(w->pool, key, on_upstream, s)) != NULL) {
+		attach(s);
+		s->x.reused = 1;
+		record_peer(s);
+		s->state = S_FORWARD;
+		s->server.wr = 1;
+		s->server.rd = 0; /* upstream_take saw its receive queue empty */
+		return;
+	}
+	union sockaddr_any lit;
+	if (route_parse_literal(s->x.host, s->x.port, &lit) == 0) {
+		use_addresses(s, &lit, 1);
+		return;
+	}
+	const union sockaddr_any *addrs;
+	int n;
+	s->x.dnsw.cb = on_dns;
+	s->x.dnsw.arg = s;
+	s->state = S_RESOLVE;
+	s->phase_start = loop_now(w->loop);
+	enum dns_status st = dns_resolve(w->dns, s->x.host, &s->x.dnsw, &addrs, &n);
+	if (st == DNS_PENDING)
+		return;
+	if (st == DNS_OK)
+		use_addresses(s, addrs, n);
+	else
+		dns_error(s, st);
+}
+
+void route_connect_event(struct session *s)
+{
+	if (upstream_connect_result(s->up) == 0) {
+		record_peer(s);
+		exchange_connected(s);
+		return;
+	}
+	s->x.connect_errno = errno;
+	char a[80];
+	log_debug("connect() to %s failed: %s", log_addr(&upstream_peer(s->up)->sa, a, sizeof(a)), strerror(errno));
+	session_drop_upstream(s);
+	s->x.addr_idx++;
+	connect_next(s);
+}
+
+void route_connect_timeout(struct session *s)
+{
+	/* a silent address: the next one may answer */
+	session_drop_upstream(s);
+	s->x.addr_idx++;
+	s->x.connect_errno = ETIMEDOUT;
+	if (s->x.addr_idx < s->x.naddrs)
+		connect_next(s);
+	else
+		exchange_error(s, 504, "upstream connect timed out");
+}
+
+/* The server connection's events: readiness for the pump, and in
+ * S_CONNECT the connect's outcome. */
+static void on_upstream(void *owner, uint32_t events)
+{
+	struct session *s = owner;
+	side_event(&s->server, events);
+	if (s->state == S_CONNECT && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+		route_connect_event(s);
+	session_pump(s);
+}

@@ -1,0 +1,276 @@
+/* session_int: the session's types, and the functions its files share.
+ *
+ * Private to the files that make up the session module; every other module
+ * sees include/sluice/session.h only.
+ *
+ *   session.c      lifecycle (start, close, free), the pump, socket I/O,
+ *                  deadlines, invariants, the tunnel once it runs
+ *   exchange.c     one request/response exchange: llhttp, both heads, the
+ *                  stale-pool retry, local replies, finishing
+ *   route.c        where a request goes: pool, literal address, DNS, connect
+ *                  with fallback to the next address
+ *   transparent.c  redirected connections: original destination, Host rules,
+ *                  the TLS peek
+ *   record.c       the access-log record of an exchange
+ *
+ * The states, and which file moves the session between them:
+ *
+ *   session_start ──> S_HEAD <──────────────────────────────────────────┐ keep-alive
+ *                       │ request head (exchange.c)                      │ (exchange.c)
+ *                       v                                                │
+ *                    route_request (route.c) ──pooled connection──────> S_FORWARD ──> S_LINGER ──> S_CLOSED
+ *                       │ a name                  ^                      │   response out,
+ *                       v                         │ connected            │   client closes
+ *                    S_RESOLVE ──answer──> S_CONNECT ───────────────────┤
+ *                                 (a literal address connects at once)   v
+ *   transparent-tls: S_PEEK ──ClientHello──> S_CONNECT ──> S_TUNNEL ──both ends done, error, idle──> S_CLOSED
+ *                       (transparent.c)      CONNECT 200, 101 (exchange.c) ─┘
+ *
+ *   Any state before the response head can become S_REPLY (exchange.c's
+ *   exchange_error, and TRACE/OPTIONS with Max-Forwards: 0), which ends like
+ *   S_FORWARD: S_HEAD or S_LINGER.  src/ARCHITECTURE.md has the whole map.
+ */
+#ifndef SLUICE_SESSION_INT_H
+#define SLUICE_SESSION_INT_H
+
+#include <arpa/inet.h>
+#include <llhttp.h>
+#include <stdint.h>
+
+#include "sluice/buf.h"
+#include "sluice/config.h"
+#include "sluice/dns.h"
+#include "sluice/http.h"
+#include "sluice/loop.h"
+#include "sluice/session.h"
+#include "sluice/tls_hello.h"
+#include "sluice/tunnel.h"
+#include "sluice/upstream.h"
+#include "sluice/worker.h"
+
+#define LINGER_MS 2000
+#define MAX_ADDRS 4
+
+enum state {
+	S_PEEK,		/* transparent-tls listener: reading the ClientHello for its SNI
+			   name (header_timeout, TLS_HELLO_MAX bytes), then the original
+			   destination is connected and relayed, hello first */
+	S_HEAD,		/* waiting for a request head (keep-alive idle or header timeout) */
+	S_RESOLVE,	/* DNS lookup in flight (dns_timeout -> 504) */
+	S_CONNECT,	/* non-blocking connect in flight (connect_timeout -> next
+			   address, 504 after the last) */
+	S_FORWARD,	/* request going up and response coming down */
+	S_REPLY,	/* sending a response sluice made itself (errors, TRACE) */
+	S_TUNNEL,	/* after "200 Connection established", a 101, or at once for
+			   redirected TLS: the head goes out first, then the relays
+			   (tunnel.c) move bytes both ways */
+	S_LINGER,	/* reply sent and write side shut: discarding input until the
+			   client closes, so unread bytes cannot turn our close into a
+			   reset that destroys the reply */
+	S_CLOSED,	/* closed; freed by the worker after the current batch */
+};
+
+/* What the current request asks to become (T_TLS: a redirected TLS
+ * connection, relayed from its first byte). */
+enum tunnel_kind { T_NONE, T_CONNECT, T_UPGRADE, T_TLS };
+
+/* What the last llhttp callback told us (read after llhttp_execute). */
+enum parse_event { EV_NONE, EV_HEAD, EV_MESSAGE, EV_HEAD_AND_MESSAGE };
+
+/* Where the request went, as the access log's hierarchy field says it. */
+enum hier { HIER_NONE, HIER_DIRECT, HIER_ORIGINAL_DST };
+
+/* One end of a session: the client, or the server it was routed to.  Both
+ * are read, written and woken by the same code. */
+struct side {
+	int fd;			/* -1: none (no server yet) */
+	uint8_t rd, wr;		/* readable / writable as far as we know: set by
+				   events, cleared at EAGAIN (edge-triggered) */
+	uint8_t hup;		/* an event said the peer closed or failed */
+	uint8_t eof;		/* reading found the end, or an error */
+	uint8_t reset;		/* ... an error, not a FIN */
+	uint8_t wdone;		/* writing failed: send no more */
+	struct buf *in;		/* raw bytes read from this end */
+};
+
+/* A connection that arrived on a transparent listener: only those pay for it. */
+struct transparent {
+	union sockaddr_any odst;	/* where the client was going */
+	char odst_text[INET6_ADDRSTRLEN];
+	const char *not_redirected;	/* why odst is sluice itself, or NULL */
+	const char *refused;		/* why odst may not be reached, or NULL */
+	char named[DNS_NAME_MAX + 1];	/* HTTP: the host the request named (Host) */
+	uint16_t named_port;
+	uint8_t hello;			/* TLS: enum tls_hello, once decided */
+	char sni[256];			/* TLS: the ClientHello's server name */
+};
+
+/* What the access log says of the current exchange, filled in as the
+ * exchange learns it; record.c writes the line from it. */
+struct record {
+	uint64_t start_wall;		/* ms since the epoch */
+	uint64_t start_mono;		/* loop ms */
+	const char *method;		/* NULL until the request went out ("-") */
+	uint32_t target_off, target_len;/* the origin-form target, in rhead */
+	int status;			/* sent to the client; 0: none yet */
+	uint64_t bytes;			/* sent to the client */
+	const char *reason;		/* why sluice answered itself or cut the exchange */
+	const char *user;		/* the authenticated user; none yet */
+	uint8_t hier;			/* enum hier */
+	uint8_t local;			/* the response is sluice's own */
+	uint8_t logged;			/* the line was written */
+	union sockaddr_any peer;	/* the server's address, unless HIER_NONE */
+	char ctype[64];			/* the response's Content-Type */
+};
+
+/* One request/response exchange.  Everything before `host` is zeroed when
+ * the next request is awaited (exchange_begin). */
+struct exchange {
+	uint8_t req_done;		/* request fully framed */
+	uint8_t res_head_done, res_done;
+	uint8_t head_method;		/* the response has no body (HEAD) */
+	uint8_t reused;			/* the server connection came from the pool */
+	uint8_t retried;
+	uint8_t abort_after_flush;	/* the server broke mid-body: flush and close */
+	uint8_t url_too_long;
+	uint8_t url_done;		/* the request target is complete */
+	uint8_t req_event, res_event;	/* enum parse_event */
+	uint8_t body_sent;		/* request body bytes went up */
+	uint8_t msg_begun;		/* bytes of the request arrived */
+	uint8_t res_resumed;		/* response parser resumed after a pause */
+	uint8_t dechunk;		/* HTTP/1.0 client, chunked response: decode */
+	uint8_t tunnel;			/* enum tunnel_kind */
+	uint16_t port;
+	uint32_t url_len;
+	uint32_t rhead_sent;		/* bytes of rhead written to the server */
+	uint64_t head_start;		/* loop ms the request head began */
+	int naddrs, addr_idx;
+	int connect_errno;
+	struct record rec;
+
+	char host[DNS_NAME_MAX + 1];	/* where the request goes */
+	union sockaddr_any addrs[MAX_ADDRS];
+	struct dns_waiter dnsw;
+};
+
+struct session {
+	struct io io;			/* client socket; first: the loop hands us &io */
+	struct worker_conn link;	/* on the worker's lists */
+	struct worker *w;
+	const struct config *cfg;	/* the session's own reference */
+	enum state state;
+	uint8_t kind;			/* enum listen_kind of the listener */
+	uint8_t keep_alive;		/* client wants (and may have) another request */
+	uint8_t http10;			/* client spoke HTTP/1.0 */
+	uint8_t close_after;		/* close the client after this response */
+	uint8_t repump;			/* stopped with work left: go again next turn */
+	uint8_t tunnel_live;		/* the relays are running */
+
+	struct side client, server;
+	struct upstream *up;		/* the server connection (route.c, upstream.c) */
+	struct buf *rhead;		/* rewritten request head (kept for retry and log) */
+	struct buf *ohead;		/* response heads and local replies, to the client */
+	llhttp_t req, res;
+	struct relay r_up, r_down;	/* S_TUNNEL: client -> server, server -> client */
+	char *tunnel_target;		/* upgraded tunnel: its target, for the log line */
+	struct transparent *tp;		/* transparent listeners only */
+	union sockaddr_any peer;	/* the client */
+	uint32_t nreq;			/* exchanges completed on this connection */
+
+	struct timer timer;
+	uint64_t last_active;		/* loop ms of the last byte moved */
+	uint64_t phase_start;		/* loop ms S_PEEK, S_RESOLVE, S_CONNECT or S_LINGER began */
+
+	struct exchange x;
+};
+
+/* An epoll event for the socket of sd. */
+static inline void side_event(struct side *sd, uint32_t events)
+{
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		sd->rd = 1;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		sd->hup = 1;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		sd->wr = 1;
+}
+
+static inline uint16_t sockaddr_port(const union sockaddr_any *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
+}
+
+/* --- session.c ------------------------------------------------------------------ */
+
+/* Close both connections now; the object is freed after the current batch. */
+void session_close(struct session *s);
+/* Move bytes every way they can go, then settle and set the timer. */
+void session_pump(struct session *s);
+/* A buffer for *b if it has none; 0, or -1 when memory is out. */
+int session_need_buf(struct session *s, struct buf **b);
+void session_put_buf(struct session *s, struct buf **b);
+/* Close the server connection (if any) and forget its readiness. */
+void session_drop_upstream(struct session *s);
+/* The reply is out: close, or shut and linger (see there). */
+void session_linger(struct session *s);
+
+/* --- exchange.c ----------------------------------------------------------------- */
+
+/* The session's first exchange (sets up llhttp once per process). */
+void exchange_start(struct session *s);
+/* Wait for the next request on this connection. */
+void exchange_begin(struct session *s);
+/* Feed the parsers what arrived; 1 when anything moved. */
+int exchange_parse_request(struct session *s);
+int exchange_parse_response(struct session *s);
+/* The client's EOF, after every byte before it was parsed. */
+void exchange_client_eof(struct session *s);
+/* Transitions that depend on what was sent and received, after each round. */
+void exchange_settle(struct session *s);
+/* The server connection is up: forward, or open the tunnel. */
+void exchange_connected(struct session *s);
+/* Answer with status and a one-line body naming reason, or cut a response
+ * already on its way; reason must outlive the exchange (a literal). */
+void exchange_error(struct session *s, int status, const char *reason);
+/* The whole request (head and body) reached the server. */
+int exchange_request_sent(const struct session *s);
+/* The exchange waits on the client (408) rather than on the server (504). */
+int exchange_waiting_for_client(const struct session *s);
+
+/* --- route.c -------------------------------------------------------------------- */
+
+/* Find a server for x.host:x.port: the pool (when allow_pool), a literal
+ * address, the DNS cache or a lookup; then connect.  Ends in S_FORWARD,
+ * S_RESOLVE, S_CONNECT or a local error. */
+void route_request(struct session *s, int allow_pool);
+/* S_CONNECT saw the socket writable or failed: go on, or try the next address. */
+void route_connect_event(struct session *s);
+/* S_CONNECT's deadline passed: the next address, or 504. */
+void route_connect_timeout(struct session *s);
+/* An IPv4 or IPv6 literal with port; 0, or -1 when host is a name. */
+int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out);
+
+/* --- transparent.c -------------------------------------------------------------- */
+
+/* Where a connection on a transparent listener was going; NULL when out of
+ * memory. */
+struct transparent *transparent_new(const struct config *cfg, int fd);
+/* A transparent-tls connection that must not be relayed is closed before it
+ * starts: 1 (and logged) when so. */
+int transparent_tls_refused(const struct transparent *tp, const union sockaddr_any *peer);
+/* The request on a transparent listener: fills t and x.host/x.port (the
+ * original destination).  0, or -1 after answering with an error. */
+int transparent_target(struct session *s, const struct http_head *h, struct http_target *t);
+/* S_PEEK: look at what arrived of the ClientHello; 1 on progress. */
+int transparent_peek(struct session *s);
+/* S_PEEK's deadline: relay what came, or close when nothing did. */
+void transparent_peek_timeout(struct session *s);
+
+/* --- record.c ------------------------------------------------------------------- */
+
+/* The exchange's first byte arrived now. */
+void record_start(struct session *s);
+/* Write the exchange's access log line, once (later calls do nothing). */
+void record_write(struct session *s);
+
+#endif
