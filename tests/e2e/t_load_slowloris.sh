@@ -34,7 +34,10 @@ trickle() {
 		ch=
 		IFS= read -r -d '' -t 0.001 -N 1 -u "$fd" ch 2>/dev/null
 		rc=$?
-		if [ "$rc" -le 128 ]; then # data, EOF or error: sluice has acted
+		# data, EOF or error: sluice has acted.  A read that timed out
+		# may still have taken the first byte (bash keeps partial input
+		# on a timeout), so a byte in ch counts whatever rc says.
+		if [ "$rc" -le 128 ] || [ -n "$ch" ]; then
 			ENDED[k]=$(now_ms)
 			rest=
 			[ -n "$ch" ] && IFS= read -r -d '' -t 1 -N 512 -u "$fd" rest 2>/dev/null
