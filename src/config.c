@@ -2,6 +2,7 @@
 #include "sluice/tls_hello.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -66,6 +67,8 @@ struct config *config_new(void)
 
 const struct config *config_ref(const struct config *c)
 {
+	/* a config on the stack or in static storage has no count to keep */
+	assert(atomic_load_explicit(&c->refs, memory_order_relaxed) > 0);
 	/* the count is bookkeeping, not configuration: a snapshot is const to
 	 * its readers, and every snapshot was made writable by config_new */
 	atomic_fetch_add_explicit(&((struct config *)c)->refs, 1, memory_order_relaxed);
@@ -573,8 +576,8 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 			 c->header_max);
 		return -1;
 	}
-	if (c->max_headers < 8 || c->max_headers > 1000) {
-		snprintf(err, errlen, "max_headers must be between 8 and 1000");
+	if (c->max_headers < 8 || c->max_headers > CONFIG_MAX_HEADERS_LIMIT) {
+		snprintf(err, errlen, "max_headers must be between 8 and %d", CONFIG_MAX_HEADERS_LIMIT);
 		return -1;
 	}
 	if (c->max_connections < 1) {

@@ -37,10 +37,11 @@ int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out
 
 static void on_upstream(void *owner, uint32_t events);
 
-/* "host:port" (no snprintf: once per request) */
-static void pool_key(const struct session *s, char *key, size_t len)
+/* "host:port" into key (UPSTREAM_KEY_MAX bytes; the host is at most
+ * DNS_NAME_MAX).  No snprintf: once per request. */
+static void pool_key(const struct session *s, char *key)
 {
-	size_t hl = strlen(s->x.host); /* <= DNS_NAME_MAX, and len >= UPSTREAM_KEY_MAX */
+	size_t hl = strlen(s->x.host);
 	memcpy(key, s->x.host, hl);
 	key[hl++] = ':';
 	char digits[6];
@@ -53,10 +54,10 @@ static void pool_key(const struct session *s, char *key, size_t len)
 	while (n)
 		key[hl++] = digits[--n];
 	key[hl] = '\0';
-	(void)len;
 }
 
-/* The server connection is s->up from now on. */
+/* The sides' code reads and writes server.fd and never s->up: keep the two
+ * in step (session_drop_upstream undoes it). */
 static void attach(struct session *s)
 {
 	s->server.fd = upstream_fd(s->up);
@@ -67,7 +68,7 @@ static void connect_next(struct session *s)
 {
 	struct worker *w = s->w;
 	char key[UPSTREAM_KEY_MAX];
-	pool_key(s, key, sizeof(key));
+	pool_key(s, key);
 	while (s->x.addr_idx < s->x.naddrs) {
 		s->up = upstream_connect(w->pool, &s->x.addrs[s->x.addr_idx], key, on_upstream, s);
 		if (s->up) {
@@ -133,7 +134,7 @@ void route_request(struct session *s, int allow_pool)
 {
 	struct worker *w = s->w;
 	char key[UPSTREAM_KEY_MAX];
-	pool_key(s, key, sizeof(key));
+	pool_key(s, key);
 	if (allow_pool && (s->up = upstream_take(w->pool, key, on_upstream, s)) != NULL) {
 		attach(s);
 		s->x.reused = 1;

@@ -115,7 +115,8 @@ struct record {
 	int status;			/* sent to the client; 0: none yet */
 	uint64_t bytes;			/* sent to the client */
 	const char *reason;		/* why sluice answered itself or cut the exchange */
-	const char *user;		/* the authenticated user; none yet */
+	const char *user;		/* the authenticated user: set by proxy
+					   authentication when it exists; NULL ("-") */
 	uint8_t hier;			/* enum hier */
 	uint8_t local;			/* the response is sluice's own */
 	uint8_t logged;			/* the line was written */
@@ -208,6 +209,7 @@ void session_close(struct session *s);
 void session_pump(struct session *s);
 /* A buffer for *b if it has none; 0, or -1 when memory is out. */
 int session_need_buf(struct session *s, struct buf **b);
+/* Give *b (NULL accepted) back to the worker's free-list; *b becomes NULL. */
 void session_put_buf(struct session *s, struct buf **b);
 /* Close the server connection (if any) and forget its readiness. */
 void session_drop_upstream(struct session *s);
@@ -220,8 +222,10 @@ void session_linger(struct session *s);
 void exchange_start(struct session *s);
 /* Wait for the next request on this connection. */
 void exchange_begin(struct session *s);
-/* Feed the parsers what arrived; 1 when anything moved. */
+/* Feed the request parser what the client sent; 1 when anything moved. */
 int exchange_parse_request(struct session *s);
+/* Feed the response parser what the server sent (a final head and the
+ * body bytes behind it in one go); 1 when anything moved. */
 int exchange_parse_response(struct session *s);
 /* The client's EOF, after every byte before it was parsed. */
 void exchange_client_eof(struct session *s);

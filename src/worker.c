@@ -122,7 +122,9 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 	if (w->dns == NULL)
 		goto fail;
 	w->pool = upstream_pool_new(w->loop, cfg->upstream_pool_max, cfg->upstream_idle_timeout);
-	w->hdrs = calloc(cfg->max_headers, sizeof(*w->hdrs));
+	/* room for any snapshot's max_headers, not only this one's: sessions
+	 * started on a newer snapshot parse into the same array (24 KiB) */
+	w->hdrs = calloc(CONFIG_MAX_HEADERS_LIMIT, sizeof(*w->hdrs));
 	/* Idle pooled pipes still count against an unprivileged user's pipe
 	 * quota (fs.pipe-user-pages-soft, 64 MiB by default): keep few. */
 	w->pipes = pipe_pool_new(32);

@@ -13,8 +13,9 @@
 
 struct acceptor;
 
-/* Bind and listen on every address cfg lists; the acceptor keeps a reference
- * to cfg until acceptor_free.  NULL with err filled. */
+/* Bind and listen on every address cfg (a snapshot: config_new) lists; the
+ * acceptor keeps a reference to cfg until acceptor_free.  NULL with err
+ * filled. */
 struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen);
 /* Start the accept thread handing sockets to workers[0..n). */
 int acceptor_start(struct acceptor *a, struct worker *workers, int n);

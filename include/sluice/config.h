@@ -29,6 +29,7 @@
 
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_CONNECT_PORTS 32
+#define CONFIG_MAX_HEADERS_LIMIT 1000	/* the largest max_headers a config may set */
 
 /* What arrives on a listener. */
 enum listen_kind {

@@ -11,7 +11,9 @@ static inline uint32_t hash_name(const char *s)
 	uint32_t h = 2166136261u;
 	for (; *s; s++) {
 		uint32_t c = (unsigned char)*s;
-		c |= (uint32_t)(c - 'A' < 26u) << 5; /* 'A'..'Z' to lower case, without a branch */
+		/* 'A'..'Z' to lower case; no branch (it runs per byte of every
+		 * pooled key) and no locale (host names are ASCII) */
+		c |= (uint32_t)(c - 'A' < 26u) << 5;
 		h = (h ^ c) * 16777619u;
 	}
 	return h;

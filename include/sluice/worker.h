@@ -73,7 +73,7 @@ struct worker {
 	struct pipe_pool *pipes;	/* for tunnels */
 	struct buf_pool bufs;
 	struct access_log alog;
-	struct http_hdr *hdrs;		/* scratch for one head at a time */
+	struct http_hdr *hdrs;		/* scratch for one head at a time, CONFIG_MAX_HEADERS_LIMIT */
 	struct timer tick;		/* once a second: flush the access log */
 
 	struct io wake;			/* eventfd: hand-offs and stop */
@@ -88,8 +88,11 @@ struct worker {
 	struct worker_stats stats;
 };
 
-/* Prepare worker id (loop, resolver, pools) with a reference to cfg; 0, or
- * -1 with err filled. */
+/* Prepare worker id (loop, resolver, pools) with a reference to cfg, a
+ * snapshot (config_new); 0, or -1 with err filled.  The pools and the
+ * resolver are set up from cfg once: a newer snapshot picked up later
+ * changes what sessions read from their own, not the buffer size, the pool
+ * limits or the DNS servers. */
 int worker_init(struct worker *w, int id, const struct config *cfg, int access_fd, char *err,
 		size_t errlen);
 int worker_start(struct worker *w);
