@@ -94,9 +94,14 @@ deps-bench: deps
 	$(call need_debs,$(BENCH_DEBS),$(BENCH_DAEMONS))
 
 # --- build ----------------------------------------------------------------------
-$(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+# llhttp in strict mode: Debian's sources default to lenient, which skips
+# any two bytes after chunk data and takes any byte after a CR (sluice frames
+# bodies itself since, but the heads it reads must be read strictly too).
+LLHTTP_FLAGS := -DLLHTTP_STRICT_MODE=1
+
+$(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(CFLAGS) $(SAN_FLAGS) -I$(LLHTTP_INC) -c -o $@ $<
+	$(CC) -std=gnu11 $(CFLAGS) $(SAN_FLAGS) $(LLHTTP_FLAGS) -I$(LLHTTP_INC) -c -o $@ $<
 
 $(BUILD)/libllhttp.a: $(LLHTTP_OBJS)
 	ar rcs $@ $^

@@ -7,11 +7,15 @@
  *    write <──┬── ohead <── head rewritten ──(llhttp RESPONSE frames it)── server.in
  *             └── body: server.in [start, parsed) as framed
  *
- * Bodies are never copied: the bytes a parser has framed are written
- * straight from one side's input buffer to the other side's socket, behind
- * the rewritten head (one writev, in session.c).  The llhttp callbacks only
- * note what happened; the code here acts after llhttp_execute returns,
- * where it knows the exact byte position.
+ * llhttp (built in strict mode) finds where each head ends; the head is
+ * then checked again and decided on by http.c, and the body is framed by
+ * body.c from that decision: sluice's own framing is the only one, and a
+ * chunked body goes on re-framed in canonical form.  Bodies are not copied:
+ * framed bytes are written straight from one side's input buffer to the
+ * other side's socket, behind the rewritten head (one writev, in
+ * session.c).  The llhttp callbacks only note what happened; the code here
+ * acts after llhttp_execute returns, where it knows the exact byte
+ * position.
  *
  * An exchange begins in S_HEAD (exchange_begin), routes once the request
  * head is complete (route.c), and ends in exchange_settle: the response is
@@ -65,43 +69,12 @@ static int req_on_headers_complete(llhttp_t *p)
 	return HPE_PAUSED;
 }
 
-static int req_on_message_complete(llhttp_t *p)
-{
-	struct session *s = p->data;
-	s->x.req_event = EV_MESSAGE;
-	return HPE_PAUSED;
-}
-
+/* The parser stops at the end of the head and is never resumed: the body
+ * is body.c's. */
 static int res_on_headers_complete(llhttp_t *p)
 {
 	struct session *s = p->data;
-	/* A response to HEAD, and a 204 or 304, has no body whatever its
-	 * headers say (RFC 9112 6.3); llhttp 8.1 must be told, and that can
-	 * only be done by returning 1, which cannot pause, so the pause comes
-	 * at message complete and marks head and message at once. */
-	if ((s->x.head_method && p->status_code >= 200) || p->status_code == 204 || p->status_code == 304) {
-		s->x.res_event = EV_HEAD_AND_MESSAGE;
-		return 1;
-	}
 	s->x.res_event = EV_HEAD;
-	return HPE_PAUSED;
-}
-
-/* Only for an HTTP/1.0 client getting a chunked response: the decoded
- * body goes to ohead, which parse_response_step() made room for. */
-static int res_on_body(llhttp_t *p, const char *at, size_t len)
-{
-	struct session *s = p->data;
-	if (s->x.dechunk && buf_append(s->ohead, at, len) == -1)
-		return -1;
-	return 0;
-}
-
-static int res_on_message_complete(llhttp_t *p)
-{
-	struct session *s = p->data;
-	if (s->x.res_event != EV_HEAD_AND_MESSAGE)
-		s->x.res_event = EV_MESSAGE;
 	return HPE_PAUSED;
 }
 
@@ -115,14 +88,11 @@ static void settings_init(void)
 	req_settings.on_url = req_on_url;
 	req_settings.on_url_complete = req_on_url_complete;
 	req_settings.on_headers_complete = req_on_headers_complete;
-	req_settings.on_message_complete = req_on_message_complete;
 	llhttp_settings_init(&res_settings);
 	res_settings.on_headers_complete = res_on_headers_complete;
-	res_settings.on_message_complete = res_on_message_complete;
-	res_settings.on_body = res_on_body;
 }
 
-/* A fresh response parser: for each request, and after an interim head. */
+/* A fresh response head parser: for each request, and after an interim head. */
 static void response_parser_init(struct session *s)
 {
 	llhttp_init(&s->res, HTTP_RESPONSE, &res_settings);
@@ -168,7 +138,7 @@ static void finish(struct session *s)
 	stat_inc(&s->w->stats.requests);
 	s->nreq++;
 	if (s->up) {
-		int reusable = llhttp_should_keep_alive(&s->res) && exchange_request_sent(s) && !s->server.eof &&
+		int reusable = s->x.res_reuse && exchange_request_sent(s) && !s->server.eof &&
 			       (s->server.in == NULL || buf_unparsed(s->server.in) == 0);
 		if (reusable) {
 			upstream_release(s->up, !s->server.rd);
@@ -197,7 +167,7 @@ void exchange_settle(struct session *s)
 {
 	switch (s->state) {
 	case S_FORWARD:
-		if (s->server.eof && !s->x.res_done && !s->x.res_resumed && s->up &&
+		if (s->server.eof && !s->x.res_done && s->up &&
 		    (s->server.in == NULL || buf_unparsed(s->server.in) == 0 || s->x.abort_after_flush)) {
 			server_eof(s, s->server.reset);
 			if (s->state != S_FORWARD)
@@ -242,7 +212,7 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 		return;
 	}
 	/* a body after such a request is not worth skipping: close after it */
-	if (s->req.flags & (F_CHUNKED | F_CONTENT_LENGTH))
+	if (h->content_length_count || h->transfer_encoding)
 		s->close_after = 1;
 	int close = s->close_after || !s->keep_alive;
 	int r = trace ? http_write_trace(s->ohead, h, close)
@@ -311,7 +281,7 @@ static void on_request_head(struct session *s)
 		return;
 	}
 	s->http10 = h.minor == 0;
-	s->keep_alive = llhttp_should_keep_alive(&s->req);
+	s->keep_alive = http_keeps_alive(&h);
 	if (h.major != 1) {
 		exchange_error(s, 505, "HTTP version not supported");
 		return;
@@ -347,9 +317,8 @@ static void on_request_head(struct session *s)
 
 	int mf_method = s->req.method == HTTP_TRACE || s->req.method == HTTP_OPTIONS;
 	if (mf_method && h.max_forwards == 0) {
+		b->start = b->parsed; /* the head is answered; a body would follow it */
 		reply_max_forwards(s, &h, s->req.method == HTTP_TRACE);
-		b->start = b->parsed;
-		llhttp_resume(&s->req);
 		return;
 	}
 	http_mark_hop_by_hop(&h);
@@ -368,9 +337,33 @@ static void on_request_head(struct session *s)
 	s->x.rec.target_off = h.part[0].len + 1;
 	s->x.rec.target_len = t.path_len + (t.query ? t.query_len : 0);
 	b->start = b->parsed; /* the raw head is spent; the rewritten one goes up */
-	llhttp_resume(&s->req);
+	body_init(&s->x.req_body, http_body_of(&h, 0), h.content_length, 1, cfg->header_max);
+	s->x.req_done = body_done(&s->x.req_body);
 	response_parser_init(s);
 	route_request(s, 1);
+}
+
+/* Frame the request body bytes that arrived (body.c).  1 on progress. */
+static int frame_request_body(struct session *s)
+{
+	struct buf *b = s->client.in;
+	if (buf_unparsed(b) == 0)
+		return 0;
+	uint32_t parsed = b->parsed, end = b->end;
+	const char *why = "malformed request body";
+	enum body_result r = body_frame(&s->x.req_body, b, &why);
+	if (r == BODY_ERROR) {
+		/* the server has part of it: nothing can be resynchronised */
+		s->x.rec.reason = why;
+		if (!s->x.res_head_done && s->x.rec.status == 0)
+			exchange_error(s, 400, why);
+		else
+			session_close(s);
+		return 1;
+	}
+	if (r == BODY_DONE)
+		s->x.req_done = 1;
+	return b->parsed != parsed || b->end != end || s->x.req_done;
 }
 
 int exchange_parse_request(struct session *s)
@@ -379,11 +372,10 @@ int exchange_parse_request(struct session *s)
 	if (s->x.req_done || s->state == S_REPLY || s->state == S_LINGER || s->state == S_TUNNEL ||
 	    s->state == S_PEEK || b == NULL)
 		return 0;
-	/* After the head, llhttp may complete a body-less message without
-	 * another byte, so it runs on an empty input then too. */
-	if (buf_unparsed(b) == 0 && s->state == S_HEAD)
+	if (s->state != S_HEAD)
+		return frame_request_body(s);
+	if (buf_unparsed(b) == 0)
 		return 0;
-	uint32_t before = b->parsed;
 	if (!s->x.msg_begun) {
 		s->x.msg_begun = 1;
 		s->x.head_start = loop_now(s->w->loop);
@@ -396,41 +388,28 @@ int exchange_parse_request(struct session *s)
 	} else if (rc == HPE_PAUSED) {
 		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->req) - b->data);
 	} else {
-		if (s->state != S_HEAD) {
-			/* a broken body: the server has part of it, nothing can be resynchronised */
-			s->x.rec.reason = "malformed request body";
-			if (!s->x.res_head_done && s->x.rec.status == 0)
-				exchange_error(s, 400, "malformed request body");
-			else
-				session_close(s);
-			return 1;
-		}
 		if (s->x.url_too_long)
 			exchange_error(s, 414, "request target too long");
 		else
 			exchange_error(s, 400, llhttp_get_error_reason(&s->req));
 		return 1;
 	}
-	if (s->state == S_HEAD) {
-		if (s->x.req_event == EV_HEAD) {
-			on_request_head(s);
-			/* Frame what follows the head now: a body-less request is
-			 * complete at once, before any response can race it. */
-			if (s->state == S_RESOLVE || s->state == S_CONNECT || s->state == S_FORWARD)
-				exchange_parse_request(s);
-			return 1;
-		}
-		if (b->parsed - b->start >= s->cfg->header_max) {
-			if (!s->x.url_done)
-				exchange_error(s, 414, "request target too long");
-			else
-				exchange_error(s, 431, "request head too large");
-		}
+	if (s->x.req_event == EV_HEAD) {
+		on_request_head(s);
+		/* Frame what follows the head now: a request whose body is
+		 * already here is complete at once, before any response can
+		 * race it. */
+		if (s->state == S_RESOLVE || s->state == S_CONNECT || s->state == S_FORWARD)
+			exchange_parse_request(s);
 		return 1;
 	}
-	if (s->x.req_event == EV_MESSAGE)
-		s->x.req_done = 1;
-	return b->parsed != before || s->x.req_done;
+	if (b->parsed - b->start >= s->cfg->header_max) {
+		if (!s->x.url_done)
+			exchange_error(s, 414, "request target too long");
+		else
+			exchange_error(s, 431, "request head too large");
+	}
+	return 1;
 }
 
 void exchange_client_eof(struct session *s)
@@ -467,12 +446,6 @@ void exchange_client_eof(struct session *s)
 
 /* --- response side ------------------------------------------------------------------- */
 
-static void resume_response(struct session *s)
-{
-	llhttp_resume(&s->res);
-	s->x.res_resumed = 1;
-}
-
 /* A 101 to an Upgrade: the head goes out, then the tunnel. */
 static void on_switching_protocols(struct session *s, struct http_head *h)
 {
@@ -497,7 +470,7 @@ static void on_switching_protocols(struct session *s, struct http_head *h)
 }
 
 /* A response head is complete in server.in [start, parsed). */
-static void on_response_head(struct session *s, int also_message)
+static void on_response_head(struct session *s)
 {
 	const struct config *cfg = s->cfg;
 	struct buf *b = s->server.in;
@@ -526,33 +499,37 @@ static void on_response_head(struct session *s, int also_message)
 	buf_compact(s->ohead);
 	http_mark_hop_by_hop(&h);
 	if (h.status == 101) {
+		h.omit_framing = 1;
 		on_switching_protocols(s, &h);
 		return;
 	}
 	if (h.status < 200) {
-		/* interim: forward (not to HTTP/1.0 clients, RFC 9110 15.2) and wait for more */
+		/* interim: forward (not to HTTP/1.0 clients, RFC 9110 15.2) and
+		 * wait for more; an interim response has no content, so its
+		 * Content-Length or Transfer-Encoding would only mislead */
+		h.omit_framing = 1;
 		if (!s->http10 && http_write_response(s->ohead, &h, cfg->via_name, HTTP_CONN_AS_IS) == -1) {
 			exchange_error(s, 502, "response head too large");
 			return;
 		}
-		/* A fresh parser for the final response: whatever framing headers
-		 * the interim one carried must not make llhttp expect a body. */
 		b->start = b->parsed;
 		response_parser_init(s);
 		return;
 	}
-	if (llhttp_message_needs_eof(&s->res) && !also_message)
+	enum body_kind kind = http_body_of(&h, s->x.head_method);
+	if (kind == BODY_UNTIL_CLOSE || !s->keep_alive)
 		s->close_after = 1; /* the body ends when the server closes */
-	if (!s->keep_alive)
-		s->close_after = 1;
-	if (s->http10 && (s->res.flags & F_CHUNKED) && !also_message) {
+	/* the server connection goes back to the pool only if the server
+	 * keeps it open and the body ends by itself */
+	s->x.res_reuse = http_keeps_alive(&h) && kind != BODY_UNTIL_CLOSE;
+	if (h.status == 204)
+		h.omit_framing = 1; /* RFC 9110 8.6: none in a 204 */
+	if (s->http10 && kind == BODY_CHUNKED) {
 		/* HTTP/1.0 has no chunked coding: send the body decoded and
 		 * delimit it by closing (RFC 9112 7.1 and 6.3). */
 		s->x.dechunk = 1;
 		s->close_after = 1;
-		int te = http_find(&h, "Transfer-Encoding");
-		if (te >= 0)
-			h.hdr[te].drop = 1;
+		h.omit_framing = 1;
 	}
 	enum http_conn_mode mode = s->close_after ? HTTP_CONN_ADD_CLOSE
 				 : s->http10	 ? HTTP_CONN_ADD_KEEPALIVE
@@ -572,68 +549,72 @@ static void on_response_head(struct session *s, int also_message)
 	}
 	b->start = b->parsed;
 	s->x.res_head_done = 1;
-	if (also_message)
-		s->x.res_done = 1;
-	resume_response(s);
+	body_init(&s->x.res_body, kind, h.content_length, !s->x.dechunk, cfg->header_max);
+	s->x.res_done = body_done(&s->x.res_body);
 }
 
-/* Feed server bytes to the response parser.  Returns 1 on progress. */
+/* The response body went wrong: answer 502 if nothing of the response has
+ * reached the client yet, else cut it.  Either way both connections end. */
+static void bad_response_body(struct session *s, const char *why)
+{
+	log_info("upstream %s:%u: bad response body: %s", s->x.host, s->x.port, why);
+	if (!s->x.res_sent) {
+		s->x.rec.status = 0; /* its head never left: answer for it */
+		exchange_error(s, 502, why);
+		return;
+	}
+	s->x.rec.reason = why;
+	s->x.abort_after_flush = 1;
+	session_drop_upstream(s);
+}
+
+/* Frame the response body bytes that arrived (body.c).  1 on progress. */
+static int frame_response_body(struct session *s)
+{
+	struct buf *b = s->server.in;
+	if (buf_unparsed(b) == 0)
+		return 0;
+	uint32_t parsed = b->parsed, end = b->end;
+	const char *why = "malformed response body from upstream";
+	enum body_result r = body_frame(&s->x.res_body, b, &why);
+	if (r == BODY_ERROR) {
+		bad_response_body(s, why);
+		return 1;
+	}
+	if (r == BODY_DONE)
+		s->x.res_done = 1;
+	return b->parsed != parsed || b->end != end || s->x.res_done;
+}
+
+/* Feed server bytes to the head parser or the body framing.  Returns 1 on
+ * progress. */
 static int parse_response_step(struct session *s)
 {
 	struct buf *b = s->server.in;
 	if (s->state != S_FORWARD || b == NULL || s->x.res_done || s->x.abort_after_flush)
 		return 0;
-	/* empty input still lets llhttp end a message right after a resume */
-	if (buf_unparsed(b) == 0 && !s->x.res_resumed)
+	if (s->x.res_head_done)
+		return frame_response_body(s);
+	if (buf_unparsed(b) == 0)
 		return 0;
 	/* interim heads wait until the ones before them reached the client */
-	if (!s->x.res_head_done && s->ohead && !buf_empty(s->ohead))
+	if (s->ohead && !buf_empty(s->ohead))
 		return 0;
-	s->x.res_resumed = 0;
 	s->x.res_event = EV_NONE;
-	uint32_t len = buf_unparsed(b);
-	if (s->x.dechunk) {
-		/* decoded bytes never outnumber raw ones: feed what ohead can take */
-		if (buf_room(s->ohead) == 0 && s->ohead->start > 0)
-			buf_compact(s->ohead);
-		if (len > buf_room(s->ohead))
-			len = buf_room(s->ohead);
-		if (len == 0 && buf_unparsed(b) > 0)
-			return 0;
-	}
-	llhttp_errno_t rc = llhttp_execute(&s->res, b->data + b->parsed, len);
+	llhttp_errno_t rc = llhttp_execute(&s->res, b->data + b->parsed, buf_unparsed(b));
 	if (rc == HPE_OK) {
-		b->parsed += len;
+		b->parsed = b->end;
 	} else if (rc == HPE_PAUSED) {
 		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->res) - b->data);
 	} else {
 		log_info("upstream %s:%u: bad response: %s", s->x.host, s->x.port, llhttp_get_error_reason(&s->res));
-		if (!s->x.res_head_done) {
-			exchange_error(s, 502, "malformed response from upstream");
-		} else {
-			s->x.rec.reason = "malformed response body from upstream";
-			s->x.abort_after_flush = 1;
-			session_drop_upstream(s);
-		}
+		exchange_error(s, 502, "malformed response from upstream");
 		return 1;
 	}
-	if (s->x.dechunk && s->x.res_head_done)
-		b->start = b->parsed; /* raw chunked bytes are spent; ohead has the data */
-	switch (s->x.res_event) {
-	case EV_HEAD:
-		on_response_head(s, 0);
-		break;
-	case EV_HEAD_AND_MESSAGE:
-		on_response_head(s, 1);
-		break;
-	case EV_MESSAGE:
-		s->x.res_done = 1;
-		break;
-	default:
-		if (!s->x.res_head_done && b->parsed - b->start >= s->cfg->header_max)
-			exchange_error(s, 502, "response head too large");
-		break;
-	}
+	if (s->x.res_event == EV_HEAD)
+		on_response_head(s);
+	else if (b->parsed - b->start >= s->cfg->header_max)
+		exchange_error(s, 502, "response head too large");
 	return 1;
 }
 
@@ -643,7 +624,7 @@ int exchange_parse_response(struct session *s)
 {
 	if (!parse_response_step(s))
 		return 0;
-	if (s->x.res_event == EV_HEAD && s->x.res_head_done && s->state == S_FORWARD)
+	if (s->x.res_event == EV_HEAD && s->x.res_head_done && s->state == S_FORWARD && !s->x.res_done)
 		parse_response_step(s);
 	return 1;
 }
@@ -661,7 +642,7 @@ static int retry_safe(const struct session *s)
 	default:
 		return 0;
 	}
-	return s->x.req_done && !(s->req.flags & F_CHUNKED) && !s->x.body_sent &&
+	return s->x.req_done && s->x.req_body.kind != BODY_CHUNKED && !s->x.body_sent &&
 	       (s->client.in == NULL || buf_pending(s->client.in) == 0);
 }
 
@@ -669,7 +650,7 @@ static int retry_safe(const struct session *s)
  * been parsed. */
 static void server_eof(struct session *s, int err)
 {
-	if (!s->x.res_done && s->x.res_head_done && !err && llhttp_message_needs_eof(&s->res)) {
+	if (!s->x.res_done && s->x.res_head_done && !err && s->x.res_body.kind == BODY_UNTIL_CLOSE) {
 		/* a close-delimited body ends here */
 		s->x.res_done = 1;
 		s->server.eof = 1;

@@ -16,15 +16,18 @@ const char *http_verdict_text(enum http_verdict v)
 	case HTTP_DUP_CONTENT_LENGTH: return "duplicate Content-Length";
 	case HTTP_BAD_CONTENT_LENGTH: return "invalid Content-Length";
 	case HTTP_TE_AND_CL: return "Transfer-Encoding with Content-Length";
-	case HTTP_BAD_TRANSFER_ENCODING: return "Transfer-Encoding not ending in chunked";
+	case HTTP_BAD_TRANSFER_ENCODING: return "invalid Transfer-Encoding";
 	case HTTP_TOO_MANY_HEADERS: return "too many header lines";
+	case HTTP_BAD_REQUEST_LINE: return "malformed request line";
+	case HTTP_BAD_TARGET: return "invalid character in request target";
+	case HTTP_BAD_STATUS_LINE: return "malformed status line";
 	}
 	return "?";
 }
 
 /* RFC 9110 5.6.2 token characters, as a table: this runs on every byte
  * of every header name. */
-static const unsigned char tchar[256] = {
+const unsigned char http_tchar[256] = {
 	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
 	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
 	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
@@ -38,11 +41,6 @@ static const unsigned char tchar[256] = {
 	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
 	['y'] = 1, ['z'] = 1,
 };
-
-static int is_tchar(unsigned char c)
-{
-	return tchar[c];
-}
 
 static int is_ows(char c)
 {
@@ -83,47 +81,99 @@ int http_find(const struct http_head *h, const char *name)
 	return -1;
 }
 
-/* Split the start line at its first two spaces (the reason phrase may hold
- * more).  llhttp has already checked its grammar. */
-static enum http_verdict parse_start_line(struct http_head *h, uint32_t end)
+static int is_version(const char *v, uint32_t len)
+{
+	return len == 8 && memcmp(v, "HTTP/", 5) == 0 && isdigit((unsigned char)v[5]) && v[6] == '.' &&
+	       isdigit((unsigned char)v[7]);
+}
+
+/* "method SP request-target SP HTTP-version" with exactly one space each
+ * (RFC 9112 3): a second space or a control byte in the target is where
+ * parsers disagree on what the target and the version are.  The target
+ * may hold visible ASCII only (RFC 3986); llhttp in strict mode agrees,
+ * this check stands whatever mode it was built in. */
+static enum http_verdict parse_request_line(struct http_head *h, uint32_t end)
 {
 	const char *r = h->raw;
-	uint32_t p = 0;
-	for (int i = 0; i < 3; i++) {
-		uint32_t s = p;
-		while (p < end && (i == 2 || r[p] != ' '))
-			p++;
-		h->part[i].off = s;
-		h->part[i].len = p - s;
-		if (i < 2) {
-			if (p >= end && !(i == 1 && !h->is_request))
-				return HTTP_BAD_HEAD;
-			p++;
-		}
+	const char *sp1 = memchr(r, ' ', end);
+	if (sp1 == NULL || sp1 == r)
+		return HTTP_BAD_REQUEST_LINE;
+	uint32_t a = (uint32_t)(sp1 - r);
+	const char *sp2 = memchr(sp1 + 1, ' ', end - a - 1);
+	if (sp2 == NULL || sp2 == sp1 + 1)
+		return HTTP_BAD_REQUEST_LINE;
+	uint32_t b = (uint32_t)(sp2 - r);
+	h->part[0] = (struct http_span){ 0, a };
+	h->part[1] = (struct http_span){ a + 1, b - a - 1 };
+	h->part[2] = (struct http_span){ b + 1, end - b - 1 };
+	for (uint32_t i = a + 1; i < b; i++) {
+		unsigned char c = (unsigned char)r[i];
+		if (c <= 0x20 || c >= 0x7f)
+			return HTTP_BAD_TARGET;
 	}
-	struct http_span v = h->is_request ? h->part[2] : h->part[0];
-	if (v.len != 8 || strncmp(r + v.off, "HTTP/", 5) != 0 || !isdigit((unsigned char)r[v.off + 5]) ||
-	    r[v.off + 6] != '.' || !isdigit((unsigned char)r[v.off + 7]))
-		return HTTP_BAD_HEAD;
-	h->major = r[v.off + 5] - '0';
-	h->minor = r[v.off + 7] - '0';
-	if (!h->is_request) {
-		h->status = 0;
-		for (uint32_t i = 0; i < h->part[1].len && i < 3; i++)
-			h->status = h->status * 10 + (r[h->part[1].off + i] - '0');
+	if (!is_version(r + b + 1, end - b - 1))
+		return HTTP_BAD_REQUEST_LINE;
+	return HTTP_OK;
+}
+
+/* "HTTP-version SP 3DIGIT SP reason-phrase" (RFC 9112 4), the status from
+ * 100 to 599.  A missing reason with its space ("HTTP/1.1 200") is taken:
+ * common, and unambiguous.  Anything else (two spaces, "0200", a control
+ * byte in the reason) would make sluice and the client read different
+ * statuses, so the whole response is refused. */
+static enum http_verdict parse_status_line(struct http_head *h, uint32_t end)
+{
+	const char *r = h->raw;
+	if (end < 12 || !is_version(r, 8) || r[8] != ' ')
+		return HTTP_BAD_STATUS_LINE;
+	for (uint32_t i = 9; i < 12; i++)
+		if (!isdigit((unsigned char)r[i]))
+			return HTTP_BAD_STATUS_LINE;
+	h->status = (r[9] - '0') * 100 + (r[10] - '0') * 10 + (r[11] - '0');
+	if (h->status < 100 || h->status > 599)
+		return HTTP_BAD_STATUS_LINE;
+	h->part[0] = (struct http_span){ 0, 8 };
+	h->part[1] = (struct http_span){ 9, 3 };
+	if (end == 12) {
+		h->part[2] = (struct http_span){ 12, 0 };
+		return HTTP_OK;
 	}
+	if (r[12] != ' ')
+		return HTTP_BAD_STATUS_LINE;
+	for (uint32_t i = 13; i < end; i++) {
+		unsigned char c = (unsigned char)r[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return HTTP_BAD_STATUS_LINE;
+	}
+	h->part[2] = (struct http_span){ 13, end - 13 };
+	return HTTP_OK;
+}
+
+static enum http_verdict parse_start_line(struct http_head *h, uint32_t end)
+{
+	enum http_verdict v = h->is_request ? parse_request_line(h, end) : parse_status_line(h, end);
+	if (v != HTTP_OK)
+		return v;
+	struct http_span ver = h->is_request ? h->part[2] : h->part[0];
+	h->major = h->raw[ver.off + 5] - '0';
+	h->minor = h->raw[ver.off + 7] - '0';
 	return HTTP_OK;
 }
 
 /* Content-Length must be 1*DIGIT (RFC 9110 8.6); a list, even of equal
  * values, is refused: it is a smuggling shape, not a real client. */
-static enum http_verdict check_content_length(const struct http_head *h, const struct http_hdr *x)
+static enum http_verdict check_content_length(struct http_head *h, const struct http_hdr *x)
 {
+	uint64_t v = 0;
 	if (x->value.len == 0 || x->value.len > 18)
 		return HTTP_BAD_CONTENT_LENGTH;
-	for (uint32_t i = 0; i < x->value.len; i++)
-		if (!isdigit((unsigned char)h->raw[x->value.off + i]))
+	for (uint32_t i = 0; i < x->value.len; i++) {
+		unsigned char c = (unsigned char)h->raw[x->value.off + i];
+		if (!isdigit(c))
 			return HTTP_BAD_CONTENT_LENGTH;
+		v = v * 10 + (uint64_t)(c - '0');
+	}
+	h->content_length = v; /* written anew as "Content-Length: v": "05" goes on as "5" */
 	return HTTP_OK;
 }
 
@@ -146,9 +196,25 @@ static void each_token(const struct http_head *h, struct http_span v,
 	}
 }
 
-static void last_token(struct http_head *h, struct http_span tok, void *arg)
+/* The transfer codings of all Transfer-Encoding lines, in order. */
+struct te_scan {
+	int codings;
+	int chunked;		/* how many are "chunked" */
+	int chunked_last;	/* ... and whether the last one is */
+	int bad;		/* an element that is not a plain coding name */
+};
+
+static void te_coding(struct http_head *h, struct http_span tok, void *arg)
 {
-	*(struct http_span *)arg = tok;
+	struct te_scan *te = arg;
+	/* a coding with parameters, or anything else but a token, is refused:
+	 * it is re-written as a bare name, and chunked takes none */
+	for (uint32_t i = 0; i < tok.len; i++)
+		if (!http_is_tchar((unsigned char)h->raw[tok.off + i]))
+			te->bad = 1;
+	te->codings++;
+	te->chunked_last = SPAN_IS(h, tok, "chunked");
+	te->chunked += te->chunked_last;
 }
 
 static void note_conn_token(struct http_head *h, struct http_span tok, void *arg)
@@ -188,7 +254,7 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 		return v;
 
 	int te_count = 0;
-	struct http_span te_last = { 0, 0 };
+	struct te_scan te = { 0 };
 	uint32_t p = line_end + 1;
 	while (p < len) {
 		lf = memchr(raw + p, '\n', len - p);
@@ -208,7 +274,7 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 		if (is_ows(raw[c - 1]))
 			return HTTP_WS_BEFORE_COLON;
 		for (uint32_t i = p; i < c; i++)
-			if (!is_tchar((unsigned char)raw[i]))
+			if (!http_is_tchar((unsigned char)raw[i]))
 				return HTTP_BAD_HEAD;
 		if (h->nhdr == h->maxhdr)
 			return HTTP_TOO_MANY_HEADERS;
@@ -222,15 +288,18 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 		x->value = (struct http_span){ vs, ve - vs };
 		x->line_end = e;
 		x->drop = 0;
+		x->framing = 0;
 
 		if (SPAN_IS(h, x->name, "Content-Length")) {
 			if (++h->content_length_count > 1)
 				return HTTP_DUP_CONTENT_LENGTH;
 			if ((v = check_content_length(h, x)) != HTTP_OK)
 				return v;
+			x->framing = 1;
 		} else if (SPAN_IS(h, x->name, "Transfer-Encoding")) {
 			te_count++;
-			each_token(h, x->value, last_token, &te_last);
+			each_token(h, x->value, te_coding, &te);
+			x->framing = 1;
 		} else if (SPAN_IS(h, x->name, "Connection")) {
 			each_token(h, x->value, note_conn_token, NULL);
 		} else if (SPAN_IS(h, x->name, "Max-Forwards")) {
@@ -250,11 +319,35 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 	h->transfer_encoding = te_count > 0;
 	if (te_count && h->content_length_count)
 		return HTTP_TE_AND_CL;
-	/* RFC 9112 6.3: a request whose final coding is not chunked cannot be
-	 * framed at all. */
-	if (te_count && is_request && !SPAN_IS(h, te_last, "chunked"))
-		return HTTP_BAD_TRANSFER_ENCODING;
+	if (te_count) {
+		/* RFC 9112 6.1: chunked at most once, and last.  A request whose
+		 * final coding is not chunked cannot be framed at all (6.3); a
+		 * response without chunked ends when the server closes. */
+		if (te.bad || te.codings == 0 || te.chunked > 1 || (te.chunked && !te.chunked_last))
+			return HTTP_BAD_TRANSFER_ENCODING;
+		if (is_request && !te.chunked_last)
+			return HTTP_BAD_TRANSFER_ENCODING;
+		h->te_chunked = te.chunked_last;
+	}
 	return HTTP_OK;
+}
+
+enum body_kind http_body_of(const struct http_head *h, int answers_head)
+{
+	if (h->is_request)
+		return h->te_chunked ? BODY_CHUNKED : h->content_length_count ? BODY_LENGTH : BODY_NONE;
+	if (answers_head || h->status < 200 || h->status == 204 || h->status == 304)
+		return BODY_NONE;
+	if (h->transfer_encoding)
+		return h->te_chunked ? BODY_CHUNKED : BODY_UNTIL_CLOSE;
+	return h->content_length_count ? BODY_LENGTH : BODY_UNTIL_CLOSE;
+}
+
+int http_keeps_alive(const struct http_head *h)
+{
+	if (h->major == 1 && h->minor >= 1)
+		return !(h->conn_tokens & HTTP_CONN_CLOSE);
+	return (h->conn_tokens & HTTP_CONN_KEEPALIVE) && !(h->conn_tokens & HTTP_CONN_CLOSE);
 }
 
 /* --- hop-by-hop ---------------------------------------------------------------- */
@@ -501,11 +594,20 @@ static void puts_(struct writer *w, const char *s)
 	put(w, s, strlen(s));
 }
 
+static void put_framing(struct writer *w, const struct http_head *h);
+
+/* The kept lines as received; the framing headers written anew where the
+ * first of them stood. */
 static void put_kept_headers(struct writer *w, const struct http_head *h, int mf_idx, int mf_value)
 {
+	int framed = 0;
 	for (uint32_t i = 0; i < h->nhdr; i++) {
 		const struct http_hdr *x = &h->hdr[i];
-		if (x->drop)
+		if (x->framing && !framed) {
+			put_framing(w, h);
+			framed = 1;
+		}
+		if (x->drop || x->framing)
 			continue;
 		if ((int)i == mf_idx) {
 			char v[32];
@@ -516,6 +618,48 @@ static void put_kept_headers(struct writer *w, const struct http_head *h, int mf
 		}
 		/* the line's own bytes: order, case, spacing and duplicates kept */
 		put(w, h->raw + x->name.off, x->line_end - x->name.off);
+		put(w, "\r\n", 2);
+	}
+}
+
+struct coding_list {
+	struct writer *w;
+	int n;
+};
+
+static void put_coding(struct http_head *h, struct http_span tok, void *arg)
+{
+	struct coding_list *l = arg;
+	if (l->n++)
+		put(l->w, ", ", 2);
+	put(l->w, h->raw + tok.off, tok.len);
+}
+
+/* The framing headers, from the values parsed: one Transfer-Encoding line
+ * listing every coding ("gzip, chunked"), or one Content-Length without
+ * leading zeros.  Whatever spelling, spacing or splitting the sender used,
+ * the next hop reads exactly what sluice framed. */
+static void put_framing(struct writer *w, const struct http_head *h)
+{
+	if (h->omit_framing)
+		return;
+	if (h->transfer_encoding) {
+		struct coding_list l = { w, 0 };
+		puts_(w, "Transfer-Encoding: ");
+		for (uint32_t i = 0; i < h->nhdr; i++)
+			if (h->hdr[i].framing && SPAN_IS(h, h->hdr[i].name, "Transfer-Encoding"))
+				each_token(h, h->hdr[i].value, put_coding, &l);
+		put(w, "\r\n", 2);
+	} else if (h->content_length_count) {
+		char digits[24];
+		int n = 0;
+		uint64_t v = h->content_length;
+		do {
+			digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		puts_(w, "Content-Length: ");
+		put(w, digits + sizeof(digits) - n, (size_t)n);
 		put(w, "\r\n", 2);
 	}
 }

@@ -85,7 +85,7 @@ void session_close(struct session *s)
 		return;
 	if (s->x.msg_begun)
 		record_write(s); /* nothing when the exchange was logged already */
-	if (s->x.abort_after_flush && (s->x.dechunk || llhttp_message_needs_eof(&s->res))) {
+	if (s->x.abort_after_flush && (s->x.dechunk || s->x.res_body.kind == BODY_UNTIL_CLOSE)) {
 		/* A reset, not a FIN: a close-delimited body must not look complete.
 		 * (With a length or chunks the client sees the cut by itself, and
 		 * a FIN keeps the bytes still in flight.) */
@@ -269,6 +269,8 @@ static int client_write(struct session *s)
 	if (w)
 		body->start += w;
 	s->x.rec.bytes += (uint64_t)n;
+	if (s->x.res_head_done)
+		s->x.res_sent = 1;
 	return 1;
 }
 

@@ -37,6 +37,7 @@
 #include <llhttp.h>
 #include <stdint.h>
 
+#include "sluice/body.h"
 #include "sluice/buf.h"
 #include "sluice/config.h"
 #include "sluice/dns.h"
@@ -75,7 +76,7 @@ enum state {
 enum tunnel_kind { T_NONE, T_CONNECT, T_UPGRADE, T_TLS };
 
 /* What the last llhttp callback told us (read after llhttp_execute). */
-enum parse_event { EV_NONE, EV_HEAD, EV_MESSAGE, EV_HEAD_AND_MESSAGE };
+enum parse_event { EV_NONE, EV_HEAD };
 
 /* Where the request went, as the access log's hierarchy field says it. */
 enum hier { HIER_NONE, HIER_DIRECT, HIER_ORIGINAL_DST };
@@ -138,7 +139,8 @@ struct exchange {
 	uint8_t req_event, res_event;	/* enum parse_event */
 	uint8_t body_sent;		/* request body bytes went up */
 	uint8_t msg_begun;		/* bytes of the request arrived */
-	uint8_t res_resumed;		/* response parser resumed after a pause */
+	uint8_t res_sent;		/* bytes of the final response reached the client */
+	uint8_t res_reuse;		/* the server may be asked again on this connection */
 	uint8_t dechunk;		/* HTTP/1.0 client, chunked response: decode */
 	uint8_t tunnel;			/* enum tunnel_kind */
 	uint16_t port;
@@ -147,6 +149,7 @@ struct exchange {
 	uint64_t head_start;		/* loop ms the request head began */
 	int naddrs, addr_idx;
 	int connect_errno;
+	struct body req_body, res_body;	/* how each body is framed (body.c) */
 	struct record rec;
 
 	char host[DNS_NAME_MAX + 1];	/* where the request goes */

@@ -5,12 +5,19 @@
  *
  *   http_head_parse()   split it into start line and header lines, and refuse
  *                       what llhttp 8.1 lets through (bare CR, obs-fold,
- *                       whitespace before a colon) and what RFC 9112 sections
- *                       5-6 forbid (duplicate Content-Length, Transfer-Encoding
- *                       with Content-Length, a request TE not ending in chunked);
+ *                       whitespace before a colon, a start line with extra
+ *                       spaces, a status that is not three digits, control or
+ *                       non-ASCII bytes in a request target) and what RFC 9112
+ *                       sections 5-6 forbid (duplicate Content-Length,
+ *                       Transfer-Encoding with Content-Length, chunked other
+ *                       than once and last, a request TE not ending in chunked);
+ *   http_body_of()      how the body is framed: the one decision, from the
+ *                       values parsed here (body.c then frames it);
  *   http_mark_hop_by_hop()  mark what must not cross the proxy;
  *   http_target_parse() take an absolute-form target apart;
- *   http_write_*()      serialise the rewritten head.
+ *   http_write_*()      serialise the rewritten head, with its framing
+ *                       headers (Content-Length, Transfer-Encoding) written
+ *                       anew in canonical form from the parsed values.
  *
  * Nothing here allocates: header lines are offsets into the caller's bytes,
  * and the header array is the caller's.
@@ -21,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/body.h"
 #include "sluice/buf.h"
 
 enum http_verdict {
@@ -34,7 +42,17 @@ enum http_verdict {
 	HTTP_TE_AND_CL,
 	HTTP_BAD_TRANSFER_ENCODING,
 	HTTP_TOO_MANY_HEADERS,
+	HTTP_BAD_REQUEST_LINE,	/* not "method SP target SP version", one space each */
+	HTTP_BAD_TARGET,	/* a control, space or non-ASCII byte in the target */
+	HTTP_BAD_STATUS_LINE,	/* not "version SP 3DIGIT [SP reason]", or a bad reason byte */
 };
+
+/* RFC 9110 5.6.2 token characters. */
+extern const unsigned char http_tchar[256];
+static inline int http_is_tchar(unsigned char c)
+{
+	return http_tchar[c];
+}
 
 /* A short human text for a verdict ("bare CR in header block"). */
 const char *http_verdict_text(enum http_verdict v);
@@ -47,6 +65,8 @@ struct http_hdr {
 	struct http_span name, value;	/* value without surrounding whitespace */
 	uint32_t line_end;		/* offset of the line's CR or LF */
 	uint8_t drop;			/* not to be forwarded */
+	uint8_t framing;		/* Content-Length or Transfer-Encoding: never
+					   copied, written anew by http_write_* */
 };
 
 enum {
@@ -66,12 +86,17 @@ struct http_head {
 	struct http_hdr *hdr;		/* caller's array */
 	uint32_t nhdr, maxhdr;
 	int content_length_count;
+	uint64_t content_length;	/* its value, when there is one */
 	int transfer_encoding;		/* has a Transfer-Encoding header */
+	int te_chunked;			/* ... whose final coding is chunked */
 	int conn_tokens;		/* HTTP_CONN_* seen in Connection */
 	int max_forwards;		/* -1: absent or unparsable */
 	int max_forwards_idx;
 	int keep_upgrade;		/* set by the caller: an Upgrade goes through
 					   (Upgrade kept, "Connection: upgrade" written) */
+	int omit_framing;		/* set by the caller: write neither
+					   Content-Length nor Transfer-Encoding (1xx,
+					   204, a body sent decoded) */
 };
 
 /* Split the head raw[0..len) (start line through the empty line) into parts.
@@ -86,11 +111,21 @@ int http_span_eq(const struct http_head *h, struct http_span s, const char *name
 /* Index of the first header named name, or -1. */
 int http_find(const struct http_head *h, const char *name);
 
+/* How the body of the message h heads is delimited (RFC 9112 6.3): for a
+ * request from its own head; for a response also from whether it answers
+ * a HEAD request.  1xx, 204 and 304 responses have none. */
+enum body_kind http_body_of(const struct http_head *h, int answers_head);
+
+/* Whether the sender of h lets its connection stay open after this
+ * message: HTTP/1.1 without "Connection: close", or HTTP/1.0 with
+ * "Connection: keep-alive". */
+int http_keeps_alive(const struct http_head *h);
+
 /* Mark hop-by-hop headers (Connection and every token it lists, Keep-Alive,
  * Proxy-Connection, Proxy-Authorization, TE, Trailer, Upgrade) and, for
  * requests, Host (the proxy writes its own).  Content-Length and
- * Transfer-Encoding are never dropped: sluice forwards bodies exactly as
- * framed, so their framing headers must go with them. */
+ * Transfer-Encoding are never marked: they are always written anew from the
+ * parsed values (unless omit_framing), whatever Connection lists. */
 void http_mark_hop_by_hop(struct http_head *h);
 
 /* An absolute-form request target, taken apart. */

@@ -125,7 +125,7 @@ END_TEST
 START_TEST(request_line_without_version_is_refused)
 {
 	struct parsed p;
-	ck_assert_int_eq(parse_req(&p, "GET http://h/\r\n\r\n"), HTTP_BAD_HEAD);
+	ck_assert_int_eq(parse_req(&p, "GET http://h/\r\n\r\n"), HTTP_BAD_REQUEST_LINE);
 }
 END_TEST
 
@@ -1117,5 +1117,6 @@ Suite *http_suite(void)
 	suite_add_tcase(s, tc);
 
 	http_target_add_tcases(s);
+	http_framing_add_tcases(s);
 	return s;
 }

@@ -10,6 +10,7 @@ int main(void)
 	SRunner *sr = srunner_create(http_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, dns_suite());
+	srunner_add_suite(sr, body_suite());
 	srunner_add_suite(sr, buf_suite());
 	srunner_add_suite(sr, loop_suite());
 	srunner_add_suite(sr, tunnel_suite());
