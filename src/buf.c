@@ -5,13 +5,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* everything after the free-list link */
+#define POISON(b) ASAN_POISON_MEMORY_REGION(&(b)->cap, sizeof(*(b)) - offsetof(struct buf, cap) + (b)->cap + 1)
+#define UNPOISON(b, cap_) ASAN_UNPOISON_MEMORY_REGION(&(b)->cap, sizeof(*(b)) - offsetof(struct buf, cap) + (cap_) + 1)
+#else
+#define POISON(b) ((void)0)
+#define UNPOISON(b, cap_) ((void)0)
+#endif
+
 void buf_pool_init(struct buf_pool *pool, uint32_t size, uint32_t max_free)
 {
 	pool->free = NULL;
 	pool->size = size;
 	pool->nfree = 0;
 	pool->max_free = max_free;
+	pool->max_used = 0;
 	pool->allocated = 0;
+}
+
+void buf_pool_limit(struct buf_pool *pool, uint32_t max_used)
+{
+	pool->max_used = max_used;
 }
 
 void buf_pool_drain(struct buf_pool *pool)
@@ -19,6 +35,7 @@ void buf_pool_drain(struct buf_pool *pool)
 	while (pool->free) {
 		struct buf *b = pool->free;
 		pool->free = b->next;
+		UNPOISON(b, pool->size);
 		free(b);
 		pool->allocated--;
 	}
@@ -27,10 +44,13 @@ void buf_pool_drain(struct buf_pool *pool)
 
 struct buf *buf_get(struct buf_pool *pool)
 {
+	if (pool->max_used && pool->allocated - pool->nfree >= pool->max_used)
+		return NULL;
 	struct buf *b = pool->free;
 	if (b) {
 		pool->free = b->next;
 		pool->nfree--;
+		UNPOISON(b, pool->size);
 	} else {
 		b = malloc(sizeof(*b) + pool->size + 1); /* +1: vsnprintf's NUL */
 		if (b == NULL)
@@ -55,6 +75,7 @@ void buf_put(struct buf_pool *pool, struct buf *b)
 	b->next = pool->free;
 	pool->free = b;
 	pool->nfree++;
+	POISON(b);
 }
 
 uint32_t buf_compact(struct buf *b)

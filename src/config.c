@@ -309,6 +309,7 @@ struct directive {
 static const struct directive directives[] = {
 	{ "max_connections", K_COUNT, FIELD(max_connections), "a number" },
 	{ "buffer_size", K_SIZE, FIELD(buffer_size), "a size such as 16k" },
+	{ "worker_buffers_max", K_COUNT, FIELD(worker_buffers_max), "a number (0: no limit)" },
 	{ "header_max", K_SIZE, FIELD(header_max), "a size such as 16k" },
 	{ "url_max", K_SIZE, FIELD(url_max), "a size such as 8k" },
 	{ "max_headers", K_COUNT, FIELD(max_headers), "a number" },

@@ -45,9 +45,18 @@ void session_put_buf(struct session *s, struct buf **b)
 
 int session_need_buf(struct session *s, struct buf **b)
 {
-	if (*b == NULL && (*b = buf_get(&s->w->bufs)) == NULL)
-		return -1;
-	return 0;
+	if (*b != NULL)
+		return 0;
+	if ((*b = buf_get(&s->w->bufs)) != NULL)
+		return 0;
+	/* once in a while, not per connection: a flood would fill the log */
+	uint64_t now = loop_now(s->w->loop);
+	if (now - s->w->bufs_warned >= 10000 || s->w->bufs_warned == 0) {
+		s->w->bufs_warned = now;
+		log_warn("worker %d: no buffer for a connection (%s): closing it", s->w->id,
+			 s->w->bufs.max_used ? "worker_buffers_max reached" : "out of memory");
+	}
+	return -1;
 }
 
 /* Release buffers that hold nothing: idle connections keep none. */
@@ -513,8 +522,9 @@ void session_pump(struct session *s)
 			s->repump = 1;
 			break;
 		}
-		int progress = 0;
-		progress |= client_read(s);
+		/* Any step may close the session: none after it may run, since
+		 * closing gave back its buffers (session_close). */
+		int progress = client_read(s);
 		if (s->state == S_CLOSED)
 			return;
 		if (s->client.eof &&
@@ -523,12 +533,21 @@ void session_pump(struct session *s)
 			if (s->state == S_CLOSED)
 				return;
 		}
-		if (s->state == S_PEEK)
+		if (s->state == S_PEEK) {
 			progress |= transparent_peek(s);
+			if (s->state == S_CLOSED)
+				return;
+		}
 		progress |= exchange_parse_request(s);
-		progress |= server_write(s);
+		if (s->state == S_CLOSED)
+			return;
+		progress |= server_write(s); /* never closes: a failed write is noted */
 		progress |= server_read(s);
+		if (s->state == S_CLOSED)
+			return;
 		progress |= exchange_parse_response(s);
+		if (s->state == S_CLOSED)
+			return;
 		progress |= client_write(s);
 		if (s->state == S_CLOSED)
 			return;

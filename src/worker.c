@@ -135,6 +135,7 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 		goto fail;
 	}
 	buf_pool_init(&w->bufs, cfg->buffer_size, 4096);
+	buf_pool_limit(&w->bufs, cfg->worker_buffers_max);
 	access_log_init(&w->alog, access_fd, cfg->access_format);
 	w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->wake.cb = on_wake;

@@ -34,15 +34,20 @@ struct buf_pool {
 	uint32_t size;		/* capacity of every buffer */
 	uint32_t nfree;
 	uint32_t max_free;	/* buffers above this are freed, not kept */
-	uint64_t allocated;	/* live buffers, for stats and tests */
+	uint32_t max_used;	/* buffers handed out at once; 0: no limit */
+	uint64_t allocated;	/* live buffers (handed out or free), for stats and tests */
 };
 
 void buf_pool_init(struct buf_pool *pool, uint32_t size, uint32_t max_free);
+/* Hand out at most max_used buffers at once (0: as many as memory allows). */
+void buf_pool_limit(struct buf_pool *pool, uint32_t max_used);
 void buf_pool_drain(struct buf_pool *pool);
 
-/* An empty buffer, or NULL when out of memory. */
+/* An empty buffer, or NULL when out of memory or at the pool's limit. */
 struct buf *buf_get(struct buf_pool *pool);
-/* Give a buffer back; NULL is accepted. */
+/* Give a buffer back; NULL is accepted.  Under AddressSanitizer a buffer on
+ * the free-list is poisoned: a write through a pointer kept after buf_put
+ * is reported, not silently taken by the buffer's next user. */
 void buf_put(struct buf_pool *pool, struct buf *b);
 
 static inline uint32_t buf_pending(const struct buf *b) { return b->parsed - b->start; }

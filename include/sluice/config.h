@@ -52,6 +52,7 @@ struct config {
 	int max_connections;		/* client connections, all workers together */
 
 	uint32_t buffer_size;		/* each direction's buffer */
+	uint32_t worker_buffers_max;	/* buffers in use per worker; 0: no limit */
 	uint32_t header_max;		/* request or response head, 431 / 502 beyond */
 	uint32_t url_max;		/* request target, 414 beyond */
 	uint32_t max_headers;		/* header lines in one head */

@@ -72,6 +72,7 @@ struct worker {
 	struct upstream_pool *pool;
 	struct pipe_pool *pipes;	/* for tunnels */
 	struct buf_pool bufs;
+	uint64_t bufs_warned;		/* loop ms of the last "no buffer" warning */
 	struct access_log alog;
 	struct http_hdr *hdrs;		/* scratch for one head at a time, CONFIG_MAX_HEADERS_LIMIT */
 	struct timer tick;		/* once a second: flush the access log */

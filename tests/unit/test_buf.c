@@ -260,6 +260,31 @@ START_TEST(printf_exactly_filling_the_room_fits)
 }
 END_TEST
 
+/* max_used bounds the buffers handed out at once, not those kept free. */
+START_TEST(limit_bounds_buffers_in_use)
+{
+	struct buf_pool pool;
+	buf_pool_init(&pool, 64, 8);
+	buf_pool_limit(&pool, 2);
+	struct buf *a = buf_get(&pool), *b = buf_get(&pool);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_null(buf_get(&pool));
+	buf_put(&pool, a);
+	a = buf_get(&pool); /* one came back: one may go out again */
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_null(buf_get(&pool));
+	buf_pool_limit(&pool, 0);
+	struct buf *c = buf_get(&pool);
+	ck_assert_ptr_nonnull(c);
+	buf_put(&pool, a);
+	buf_put(&pool, b);
+	buf_put(&pool, c);
+	buf_pool_drain(&pool);
+	ck_assert_uint_eq(pool.allocated, 0);
+}
+END_TEST
+
 Suite *buf_suite(void)
 {
 	Suite *s = suite_create("buf");
@@ -272,6 +297,7 @@ Suite *buf_suite(void)
 	tcase_add_test(tc, max_free_zero_keeps_nothing);
 	tcase_add_test(tc, drain_frees_every_kept_buffer);
 	tcase_add_test(tc, put_null_is_accepted);
+	tcase_add_test(tc, limit_bounds_buffers_in_use);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bytes");

@@ -85,6 +85,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.idle_timeout, 120000);
 	ck_assert_uint_eq(c.upstream_idle_timeout, 30000);
 	ck_assert_uint_eq(c.upstream_pool_max, 1024);
+	ck_assert_uint_eq(c.worker_buffers_max, 0);
 	ck_assert_str_eq(c.resolver, "");
 	ck_assert_uint_eq(c.dns_cache_max_ttl, 3600);
 	ck_assert_uint_eq(c.dns_negative_ttl, 10);
@@ -200,6 +201,7 @@ START_TEST(every_directive_is_applied)
 		"idle_timeout 90s\n"
 		"upstream_idle_timeout 15s\n"
 		"upstream_pool_max 64\n"
+		"worker_buffers_max 5000\n"
 		"resolver 127.0.0.1:5353,[::1]:53\n"
 		"dns_cache_max_ttl 2m\n"
 		"dns_negative_ttl 30\n"
@@ -231,6 +233,7 @@ START_TEST(every_directive_is_applied)
 	ck_assert_uint_eq(c.idle_timeout, 90000);
 	ck_assert_uint_eq(c.upstream_idle_timeout, 15000);
 	ck_assert_uint_eq(c.upstream_pool_max, 64);
+	ck_assert_uint_eq(c.worker_buffers_max, 5000);
 	ck_assert_str_eq(c.resolver, "127.0.0.1:5353,[::1]:53");
 	/* the *_ttl directives take durations but are kept in seconds */
 	ck_assert_uint_eq(c.dns_cache_max_ttl, 120);
