@@ -43,14 +43,33 @@ static int same_endpoint(const union sockaddr_any *a, const struct sockaddr_stor
 	return memcmp(&a->in6.sin6_addr, &b6->sin6_addr, sizeof(b6->sin6_addr)) == 0;
 }
 
+/* 127/8 is loopback; connect() sends 0/8 ("this network") there too. */
+static int v4_is_loopback(uint32_t addr)
+{
+	uint32_t first = ntohl(addr) >> 24;
+	return first == 127 || first == 0;
+}
+
 int intercept_is_local(const union sockaddr_any *dst)
 {
+	/* A v4-mapped IPv6 address is its IPv4 address. */
+	if (dst->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&dst->in6.sin6_addr)) {
+		union sockaddr_any v4;
+		memset(&v4, 0, sizeof(v4));
+		v4.in.sin_family = AF_INET;
+		v4.in.sin_port = dst->in6.sin6_port;
+		memcpy(&v4.in.sin_addr, &dst->in6.sin6_addr.s6_addr[12], 4);
+		return intercept_is_local(&v4);
+	}
 	/* A connected UDP socket asks the routing table without sending
 	 * anything: to a local address, the source it picks is that address
 	 * (bind(2) would say yes to every address under ip_nonlocal_bind).
-	 * The loopback ranges answer with their one preferred source. */
-	if (dst->sa.sa_family == AF_INET ? (ntohl(dst->in.sin_addr.s_addr) >> 24) == 127
-					 : IN6_IS_ADDR_LOOPBACK(&dst->in6.sin6_addr))
+	 * The loopback ranges answer with their one preferred source, and the
+	 * unspecified addresses (0.0.0.0, ::), which connect() takes to mean
+	 * this host, with none of theirs: both are decided here. */
+	if (dst->sa.sa_family == AF_INET ? v4_is_loopback(dst->in.sin_addr.s_addr)
+					 : IN6_IS_ADDR_LOOPBACK(&dst->in6.sin6_addr) ||
+						   IN6_IS_ADDR_UNSPECIFIED(&dst->in6.sin6_addr))
 		return 1;
 	socklen_t len = dst->sa.sa_family == AF_INET6 ? sizeof(dst->in6) : sizeof(dst->in);
 	int fd = socket(dst->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -26,7 +26,9 @@ int intercept_is_self(int fd, const union sockaddr_any *dst, const struct config
  * redirected connection to the gateway itself must not be carried there:
  * sluice would reach the gateway's services from a local address, past the
  * INPUT rules that keep clients out.  Answered by the routing table, so it
- * follows address changes. */
+ * follows address changes; loopback, the unspecified addresses (0.0.0.0/8
+ * and ::, which connect() takes to this host) and their v4-mapped forms
+ * are local whatever the routes say. */
 int intercept_is_local(const union sockaddr_any *dst);
 
 #endif

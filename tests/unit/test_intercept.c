@@ -124,6 +124,36 @@ START_TEST(local_addresses_are_local)
 }
 END_TEST
 
+/* connect() to 0.0.0.0 (all of 0/8 "this network") or to :: reaches this
+ * host's loopback; so does a v4-mapped IPv6 address of any of those. */
+START_TEST(unspecified_and_mapped_addresses_are_local)
+{
+	static const char *const v4[] = { "0.0.0.0", "0.1.2.3", "127.255.255.254" };
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		union sockaddr_any a;
+		memset(&a, 0, sizeof(a));
+		a.in.sin_family = AF_INET;
+		a.in.sin_port = htons(80);
+		inet_pton(AF_INET, v4[i], &a.in.sin_addr);
+		ck_assert_msg(intercept_is_local(&a) == 1, "%s is not local", v4[i]);
+	}
+	static const char *const v6[] = { "::", "::ffff:127.0.0.1", "::ffff:0.0.0.0", "::ffff:0.0.0.9" };
+	for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
+		union sockaddr_any a;
+		memset(&a, 0, sizeof(a));
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_port = htons(80);
+		inet_pton(AF_INET6, v6[i], &a.in6.sin6_addr);
+		ck_assert_msg(intercept_is_local(&a) == 1, "%s is not local", v6[i]);
+	}
+	union sockaddr_any a;
+	memset(&a, 0, sizeof(a));
+	a.in6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:192.0.2.1", &a.in6.sin6_addr); /* TEST-NET-1, mapped */
+	ck_assert_int_eq(intercept_is_local(&a), 0);
+}
+END_TEST
+
 Suite *intercept_suite(void)
 {
 	Suite *s = suite_create("intercept");
@@ -131,6 +161,7 @@ Suite *intercept_suite(void)
 	tcase_add_test(tc, not_redirected_is_self);
 	tcase_add_test(tc, elsewhere_is_not_self_but_a_listener_is);
 	tcase_add_test(tc, local_addresses_are_local);
+	tcase_add_test(tc, unspecified_and_mapped_addresses_are_local);
 	suite_add_tcase(s, tc);
 	return s;
 }
