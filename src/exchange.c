@@ -277,7 +277,8 @@ static void on_request_head(struct session *s)
 	enum http_verdict v = http_head_parse(&h, b->data + b->start, b->parsed - b->start, 1, s->w->hdrs,
 					      cfg->max_headers);
 	if (v != HTTP_OK) {
-		exchange_error(s, v == HTTP_TOO_MANY_HEADERS ? 431 : 400, http_verdict_text(v));
+		exchange_error(s, v == HTTP_TOO_MANY_HEADERS ? 431 : v == HTTP_UNSUPPORTED_CODING ? 501 : 400,
+			       http_verdict_text(v));
 		return;
 	}
 	s->http10 = h.minor == 0;

@@ -21,6 +21,7 @@ const char *http_verdict_text(enum http_verdict v)
 	case HTTP_BAD_REQUEST_LINE: return "malformed request line";
 	case HTTP_BAD_TARGET: return "invalid character in request target";
 	case HTTP_BAD_STATUS_LINE: return "malformed status line";
+	case HTTP_UNSUPPORTED_CODING: return "unsupported transfer coding";
 	}
 	return "?";
 }
@@ -202,6 +203,7 @@ struct te_scan {
 	int chunked;		/* how many are "chunked" */
 	int chunked_last;	/* ... and whether the last one is */
 	int bad;		/* an element that is not a plain coding name */
+	int unknown;		/* a coding that is not in the registry (RFC 9112 7) */
 };
 
 static void te_coding(struct http_head *h, struct http_span tok, void *arg)
@@ -215,6 +217,11 @@ static void te_coding(struct http_head *h, struct http_span tok, void *arg)
 	te->codings++;
 	te->chunked_last = SPAN_IS(h, tok, "chunked");
 	te->chunked += te->chunked_last;
+	/* "identity", "xchunked" and their like are where parsers part ways
+	 * (one ignores the coding, one frames by it) */
+	if (!te->chunked_last && !SPAN_IS(h, tok, "gzip") && !SPAN_IS(h, tok, "x-gzip") &&
+	    !SPAN_IS(h, tok, "deflate") && !SPAN_IS(h, tok, "compress") && !SPAN_IS(h, tok, "x-compress"))
+		te->unknown = 1;
 }
 
 static void note_conn_token(struct http_head *h, struct http_span tok, void *arg)
@@ -327,6 +334,12 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 			return HTTP_BAD_TRANSFER_ENCODING;
 		if (is_request && !te.chunked_last)
 			return HTTP_BAD_TRANSFER_ENCODING;
+		/* A request goes on chunked and nothing else: an origin that does
+		 * not know a coding before chunked may drop the framing with it
+		 * (RFC 9112 6.1 answers 501); a response may carry the codings
+		 * the registry has, to the client that will decode them. */
+		if (te.unknown || (is_request && te.codings > 1))
+			return HTTP_UNSUPPORTED_CODING;
 		h->te_chunked = te.chunked_last;
 	}
 	return HTTP_OK;
@@ -627,12 +640,18 @@ struct coding_list {
 	int n;
 };
 
+/* A coding by its registered name, in lower case (http_head_parse took
+ * only those, the longest being "x-compress"). */
 static void put_coding(struct http_head *h, struct http_span tok, void *arg)
 {
 	struct coding_list *l = arg;
+	char name[16];
+	uint32_t n = tok.len < sizeof(name) ? tok.len : (uint32_t)sizeof(name);
+	for (uint32_t i = 0; i < n; i++)
+		name[i] = (char)tolower((unsigned char)h->raw[tok.off + i]);
 	if (l->n++)
 		put(l->w, ", ", 2);
-	put(l->w, h->raw + tok.off, tok.len);
+	put(l->w, name, n);
 }
 
 /* The framing headers, from the values parsed: one Transfer-Encoding line
@@ -773,6 +792,7 @@ const char *http_status_text(int status)
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";

@@ -45,6 +45,7 @@ enum http_verdict {
 	HTTP_BAD_REQUEST_LINE,	/* not "method SP target SP version", one space each */
 	HTTP_BAD_TARGET,	/* a control, space or non-ASCII byte in the target */
 	HTTP_BAD_STATUS_LINE,	/* not "version SP 3DIGIT [SP reason]", or a bad reason byte */
+	HTTP_UNSUPPORTED_CODING,/* a transfer coding sluice does not pass on (501 for requests) */
 };
 
 /* RFC 9110 5.6.2 token characters. */

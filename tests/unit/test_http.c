@@ -374,11 +374,13 @@ START_TEST(request_te_gzip_is_refused)
 }
 END_TEST
 
-START_TEST(request_te_gzip_then_chunked_is_accepted)
+/* Valid, but a request goes on with chunked alone (501): an origin that
+ * does not know the coding before chunked may drop the framing with it. */
+START_TEST(request_te_gzip_then_chunked_is_not_implemented)
 {
 	struct parsed p;
 	ck_assert_int_eq(parse_req(&p, "POST http://h/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
-			 HTTP_OK);
+			 HTTP_UNSUPPORTED_CODING);
 	ck_assert_int_eq(p.h.transfer_encoding, 1);
 }
 END_TEST
@@ -396,7 +398,7 @@ START_TEST(request_te_final_coding_is_taken_from_the_last_te_line)
 	struct parsed p;
 	ck_assert_int_eq(parse_req(&p, "POST http://h/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n"
 				       "Transfer-Encoding: chunked\r\n\r\n"),
-			 HTTP_OK);
+			 HTTP_UNSUPPORTED_CODING); /* framed by the last line, refused for gzip */
 	ck_assert_int_eq(parse_req(&p, "POST http://h/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
 				       "Transfer-Encoding: gzip\r\n\r\n"),
 			 HTTP_BAD_TRANSFER_ENCODING);
@@ -1043,7 +1045,7 @@ Suite *http_suite(void)
 	tcase_add_test(tc, response_transfer_encoding_with_content_length_is_refused);
 	tcase_add_test(tc, request_te_chunked_is_accepted);
 	tcase_add_test(tc, request_te_gzip_is_refused);
-	tcase_add_test(tc, request_te_gzip_then_chunked_is_accepted);
+	tcase_add_test(tc, request_te_gzip_then_chunked_is_not_implemented);
 	tcase_add_test(tc, request_te_chunked_then_gzip_is_refused);
 	tcase_add_test(tc, request_te_final_coding_is_taken_from_the_last_te_line);
 	tcase_add_test(tc, response_te_not_ending_in_chunked_is_accepted);
