@@ -602,5 +602,77 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* Each worker keeps up to dns_cache_size answers (its lookups in
+	 * flight follow max_connections): a bound on what a config can make
+	 * it hold. */
+	if (c->dns_cache_size > 1048576) {
+		snprintf(err, errlen, "dns_cache_size %u: at most 1048576 names per worker", c->dns_cache_size);
+		return -1;
+	}
+	/* RFC 2308 (section 5): one to three hours of negative caching work
+	 * well; more keeps a name away long after it was added. */
+	if (c->dns_negative_ttl > 3 * 3600) {
+		snprintf(err, errlen, "dns_negative_ttl %us: at most 3h", c->dns_negative_ttl);
+		return -1;
+	}
+	/* The resolver list (the directive, or -r) in the forms c-ares 1.18's
+	 * ares_set_servers_ports_csv reads the same way (dns.c gives a bare
+	 * [IPv6] the port 53, which c-ares needs): IPv4, IPv4:PORT, IPv6,
+	 * [IPv6], [IPv6]:PORT, comma-separated, no spaces; at most 8 servers
+	 * (dns.c watches a UDP and a TCP socket for each, 16 in all). */
+	int nservers = 0;
+	for (const char *p = c->resolver; *c->resolver;) {
+		size_t len = strcspn(p, ",");
+		char item[INET6_ADDRSTRLEN + sizeof("[]:65535")];
+		unsigned char bin[sizeof(struct in6_addr)];
+		char *host = item, *port = NULL;
+		const char *why = NULL;
+		if (len == 0 || len >= sizeof(item)) {
+			why = len ? "not an address" : "an empty entry";
+		} else {
+			memcpy(item, p, len);
+			item[len] = '\0';
+			char *colon = strchr(item, ':');
+			if (item[0] == '[') {
+				char *close = strchr(item, ']');
+				if (close == NULL) {
+					why = "'[' without ']'";
+				} else {
+					*close = '\0';
+					host = item + 1;
+					if (close[1] == ':')
+						port = close + 2;
+					else if (close[1] != '\0')
+						why = "':PORT' or nothing may follow ']'";
+					if (why == NULL && inet_pton(AF_INET6, host, bin) != 1)
+						why = "not an IPv6 address inside [ ]";
+				}
+			} else if (colon && strchr(colon + 1, ':') == NULL) {
+				*colon = '\0'; /* one colon: IPv4:PORT (an IPv6 address has two or more) */
+				port = colon + 1;
+				if (inet_pton(AF_INET, host, bin) != 1)
+					why = "not IPv4:PORT";
+			} else if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1) {
+				why = "not an IPv4 or IPv6 address";
+			}
+			uint32_t v;
+			if (why == NULL && port && (parse_uint(port, 65535, &v) == -1 || v == 0))
+				why = "the port must be 1 to 65535";
+		}
+		if (why) {
+			snprintf(err, errlen,
+				 "resolver %s: \"%.*s\": %s (want IPv4, IPv4:PORT, IPv6, [IPv6] or [IPv6]:PORT, "
+				 "comma-separated)",
+				 c->resolver, (int)(len < 64 ? len : 64), p, why);
+			return -1;
+		}
+		if (++nservers > 8) {
+			snprintf(err, errlen, "resolver %s: at most 8 servers", c->resolver);
+			return -1;
+		}
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
 	return 0;
 }

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		return 1;
 	}
-	int started = 0;
+	int started = 0, failed = 0;
 	for (int i = 0; i < nworkers; i++) {
 		if (worker_init(&workers[i], i, cfg, access_fd, err, sizeof(err)) == -1) {
 			log_err("worker %d: %s", i, err);
@@ -201,6 +201,7 @@ int main(int argc, char **argv)
 	}
 	if (acceptor_start(acc, workers, nworkers) == -1) {
 		log_err("acceptor: pthread_create: %s", strerror(errno));
+		failed = 1;
 		goto stop;
 	}
 	log_info("sluice %s running with %d worker%s", SLUICE_VERSION, nworkers, nworkers == 1 ? "" : "s");
@@ -239,5 +240,5 @@ stop:
 	access_log_close();
 	config_unref(cfg);
 	config_publish(NULL);
-	return started == nworkers ? 0 : 1;
+	return failed || started != nworkers ? 1 : 0;
 }

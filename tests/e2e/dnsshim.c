@@ -16,13 +16,21 @@
  * With -x QTYPE (forward mode) queries of that type (28: AAAA) are dropped
  * instead of forwarded, like a resolver that loses one family.
  *
- * Every datagram received is logged as one line "t=MS udp id=ID type=QTYPE
- * name=QNAME" (MS: milliseconds since the shim started) to the -q file
- * (when given), so a test can count what reached the "server":
- * retransmissions of one query keep its ID.
+ * With -n SUFFIX (forward mode) queries for SUFFIX or any name under it
+ * are dropped: those names never answer while the others do.
+ *
+ * With -t TTL (forward mode) every record in the answer section of a
+ * relayed response gets TTL (0..4294967295, so a TTL with the top bit set
+ * can be tried; RFC 2181 section 8 says to read it as 0).
+ *
+ * Every datagram received is logged as one line "t=MS mono=CLOCK udp id=ID
+ * type=QTYPE name=QNAME" (MS: milliseconds since the shim started; CLOCK:
+ * CLOCK_MONOTONIC in ms, comparable between shims) to the -q file (when
+ * given), so a test can count what reached the "server": retransmissions
+ * of one query keep its ID.
  *
  * Usage: dnsshim -f PORTFILE [-q QUERYLOG] [-u UPSTREAM_PORT] [-d DELAY_MS]
- *                [-x QTYPE]
+ *                [-x QTYPE] [-n SUFFIX] [-t TTL]
  *
  * Traffic never leaves 127.0.0.1.  Standalone: libc only, Linux only.
  * Stops on SIGTERM/SIGINT (default action).
@@ -36,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,8 +112,82 @@ static void log_query(FILE *f, const unsigned char *p, size_t len)
 		pos += 1 + l;
 	}
 	name[out] = '\0';
-	fprintf(f, "t=%lld udp id=%02x%02x type=%u name=%s\n", now_ms() - start_ms,
-		p[0], p[1], query_type(p, len), name);
+	fprintf(f, "t=%lld mono=%lld udp id=%02x%02x type=%u name=%s\n", now_ms() - start_ms,
+		now_ms(), p[0], p[1], query_type(p, len), name);
+}
+
+/* The QNAME of a query as dotted text (best effort; "" when malformed). */
+static void query_name(const unsigned char *p, size_t len, char *name, size_t size)
+{
+	size_t pos = 12, out = 0;
+
+	name[0] = '\0';
+	while (pos < len && p[pos] != 0) {
+		size_t l = p[pos];
+
+		if (l > 63 || pos + 1 + l > len || out + l + 2 > size)
+			return;
+		if (out > 0)
+			name[out++] = '.';
+		memcpy(name + out, p + pos + 1, l);
+		out += l;
+		name[out] = '\0';
+		pos += 1 + l;
+	}
+}
+
+/* name is suffix or a name under it (case-insensitive). */
+static int under(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), s = strlen(suffix);
+
+	if (n < s || strcasecmp(name + n - s, suffix) != 0)
+		return 0;
+	return n == s || name[n - s - 1] == '.';
+}
+
+/* Skip a possibly compressed name at pos; the position after it, or 0. */
+static size_t skip_name(const unsigned char *p, size_t len, size_t pos)
+{
+	while (pos < len) {
+		if (p[pos] == 0)
+			return pos + 1;
+		if ((p[pos] & 0xc0) == 0xc0)
+			return pos + 2 <= len ? pos + 2 : 0;
+		if (p[pos] > 63)
+			return 0;
+		pos += 1 + p[pos];
+	}
+	return 0;
+}
+
+/* Give every answer-section record of response p the TTL ttl. */
+static void set_ttls(unsigned char *p, size_t len, unsigned long ttl)
+{
+	size_t pos = 12;
+	unsigned qd, an;
+
+	if (len < 12)
+		return;
+	qd = (unsigned)p[4] << 8 | p[5];
+	an = (unsigned)p[6] << 8 | p[7];
+	for (unsigned i = 0; i < qd; i++) {
+		pos = skip_name(p, len, pos);
+		if (pos == 0 || pos + 4 > len)
+			return;
+		pos += 4; /* QTYPE, QCLASS */
+	}
+	for (unsigned i = 0; i < an; i++) {
+		pos = skip_name(p, len, pos);
+		if (pos == 0 || pos + 10 > len)
+			return;
+		/* TYPE(2) CLASS(2) TTL(4) RDLENGTH(2) RDATA */
+		p[pos + 4] = (unsigned char)(ttl >> 24);
+		p[pos + 5] = (unsigned char)(ttl >> 16);
+		p[pos + 6] = (unsigned char)(ttl >> 8);
+		p[pos + 7] = (unsigned char)ttl;
+		pos += 10 + ((size_t)p[pos + 8] << 8 | p[pos + 9]);
+	}
 }
 
 static int bind_pair(int *udp, int *tcp, int *port)
@@ -160,22 +243,26 @@ static int write_port_file(const char *path, int port)
 
 int main(int argc, char **argv)
 {
-	const char *portfile = NULL, *qlog_path = NULL;
+	const char *portfile = NULL, *qlog_path = NULL, *drop_suffix = NULL;
 	int upstream = 0, delay = 0, drop_type = -1, opt, udp = -1, tcp = -1, port;
+	int set_ttl = 0;
+	unsigned long ttl = 0;
 	FILE *qlog = NULL;
 
 	start_ms = now_ms();
 
-	while ((opt = getopt(argc, argv, "f:q:u:d:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:q:u:d:x:n:t:")) != -1) {
 		switch (opt) {
 		case 'f': portfile = optarg; break;
 		case 'q': qlog_path = optarg; break;
 		case 'u': upstream = atoi(optarg); break;
 		case 'd': delay = atoi(optarg); break;
 		case 'x': drop_type = atoi(optarg); break;
+		case 'n': drop_suffix = optarg; break;
+		case 't': set_ttl = 1; ttl = strtoul(optarg, NULL, 10) & 0xffffffffUL; break;
 		default:
 			fprintf(stderr, "usage: dnsshim -f PORTFILE [-q QUERYLOG] "
-					"[-u UPSTREAM_PORT] [-d DELAY_MS] [-x QTYPE]\n");
+					"[-u UPSTREAM_PORT] [-d DELAY_MS] [-x QTYPE] [-n SUFFIX] [-t TTL]\n");
 			return 2;
 		}
 	}
@@ -253,6 +340,13 @@ int main(int argc, char **argv)
 				if (drop_type >= 0 &&
 				    query_type(tmp.buf, (size_t)r) == (unsigned)drop_type)
 					continue; /* this family is lost */
+				if (drop_suffix) {
+					char qname[256];
+
+					query_name(tmp.buf, (size_t)r, qname, sizeof qname);
+					if (under(qname, drop_suffix))
+						continue; /* this name never answers */
+				}
 				for (int i = 0; i < MAX_PENDING; i++) {
 					if (pend[i].used)
 						continue;
@@ -286,6 +380,8 @@ int main(int argc, char **argv)
 			if (!(pfd[k].revents & (POLLIN | POLLERR | POLLHUP)))
 				continue;
 			r = recv(p->fd, ans, sizeof ans, 0);
+			if (r > 0 && set_ttl)
+				set_ttls(ans, (size_t)r, ttl);
 			if (r > 0)
 				sendto(udp, ans, (size_t)r, 0,
 				       (struct sockaddr *)&p->from, p->fromlen);

@@ -130,15 +130,22 @@ raw() {
 # port, answering names under sluice.test from HOSTSFILE (NXDOMAIN for the
 # others there) and logging every query; sets DNS_PORT and DNS_LOG.
 start_dnsmasq() {
+	start_dnsmasq_opts "$1" "$2"
+}
+
+# start_dnsmasq_opts HOSTSFILE TTL [DNSMASQ OPTIONS...]: start_dnsmasq with
+# more options, e.g. --cname=alias.sluice.test,target.sluice.test,TTL.
+start_dnsmasq_opts() {
 	command -v dnsmasq >/dev/null || skip "dnsmasq missing"
 	local hosts=$1 ttl=$2 try port
+	shift 2
 	DNS_LOG="$T/dnsmasq.log"
 	for try in 1 2 3 4 5 6 7 8 9 10; do
 		port=$(( 20000 + (RANDOM % 30000) ))
 		dnsmasq --keep-in-foreground --user=root --port="$port" --listen-address=127.0.0.1 \
 			--bind-interfaces --no-resolv --no-hosts --no-poll --addn-hosts="$hosts" \
 			--local=/sluice.test/ --local-ttl="$ttl" --neg-ttl="$ttl" --log-queries \
-			--log-facility="$DNS_LOG" --pid-file="$T/dnsmasq.pid" 2>"$T/dnsmasq.err" &
+			--log-facility="$DNS_LOG" --pid-file="$T/dnsmasq.pid" "$@" 2>"$T/dnsmasq.err" &
 		DNS_PID=$!
 		if wait_for 5 grep -q "started" "$DNS_LOG" && kill -0 "$DNS_PID" 2>/dev/null; then
 			PIDS+=("$DNS_PID")
@@ -218,6 +225,21 @@ start_shim() {
 	SHIM_PORT=$(cat "$T/shim.port")
 }
 
+# start_shim_as TAG ARGS: like start_shim, for a test that runs more than
+# one shim: files $T/shim-TAG.*; sets SHIM_PORT, SHIM_PID and SHIM_LOG.
+start_shim_as() {
+	local bin="$BUILD/dnsshim" tag=$1
+	shift
+	[ -x "$bin" ] || fail "$bin missing: make $bin"
+	SHIM_LOG="$T/shim-$tag.log"
+	: >"$SHIM_LOG"
+	"$bin" -f "$T/shim-$tag.port" -q "$SHIM_LOG" "$@" 2>"$T/shim-$tag.err" &
+	SHIM_PID=$!
+	PIDS+=("$SHIM_PID")
+	wait_for 5 test -s "$T/shim-$tag.port" || fail "dnsshim $tag did not start: $(cat "$T/shim-$tag.err")"
+	SHIM_PORT=$(cat "$T/shim-$tag.port")
+}
+
 # --- tunnel helpers ----------------------------------------------------------------
 
 NPEER=0
@@ -239,3 +261,126 @@ start_peer() {
 pipes() { find "/proc/$SLUICE_PID/fd" -lname 'pipe:*' 2>/dev/null | wc -l; }
 # lines_ge N PATTERN FILE: FILE has at least N lines matching PATTERN
 lines_ge() { [ "$(grep -c -- "$2" "$3" 2>/dev/null)" -ge "$1" ]; }
+
+# --- fault helpers: descriptors, memory, a control set of clients -------------------
+
+# fd_census PID: "TOTAL SOCKETS PIPES", the descriptors PID holds now.
+fd_census() {
+	local d=/proc/$1/fd
+	echo "$(find "$d" -mindepth 1 2>/dev/null | wc -l)" \
+		"$(find "$d" -lname 'socket:*' 2>/dev/null | wc -l)" \
+		"$(find "$d" -lname 'pipe:*' 2>/dev/null | wc -l)"
+}
+
+# nonpipe_fds PID: descriptors other than pipes (sockets, files, epoll,
+# eventfds).  Pipes are left out because splice's pipe pool may keep up to
+# 32 idle pipes per worker for good; every other kind must come back to
+# its baseline once the connections are gone.
+nonpipe_fds() {
+	local total sockets pipes
+	read -r total sockets pipes < <(fd_census "$1")
+	echo $((total - pipes))
+}
+
+# fds_at_most PID N: PID holds at most N descriptors other than pipes.
+fds_at_most() { [ "$(nonpipe_fds "$1")" -le "$2" ]; }
+
+# conns_to PID PORT: TCP sockets of PID connected to 127.0.0.1:PORT (any
+# state but LISTEN): what sluice still holds towards one origin.
+conns_to() {
+	ss -Htanp state all dst "127.0.0.1:$2" 2>/dev/null | grep -c "pid=$1,"
+}
+
+# conns_to_is PID PORT N
+conns_to_is() { [ "$(conns_to "$1" "$2")" -eq "$3" ]; }
+
+# control_start N URL SIZE: N clients fetch URL (a /bytes/SIZE route of a
+# healthy origin) through $PROXY, one connection per request, about 15 a
+# second, until control_stop (bounded: 1000 rounds or 90 s per client).  Each
+# answer must be 200 with the origin's SIZE-byte pattern; every other
+# outcome is written to $T/control.fail.
+control_start() {
+	local n=$1 url=$2 size=$3 i
+	"$ORIGIN_BIN" --gen "$size" >"$T/control.want"
+	: >"$T/control.fail"
+	rm -f "$T/control.stop"
+	CONTROL_PIDS=()
+	for i in $(seq "$n"); do
+		(
+			end=$(($(date +%s) + 90))
+			for k in $(seq 1000); do
+				[ -e "$T/control.stop" ] && break
+				[ "$(date +%s)" -lt "$end" ] || break
+				got=$(curl -s -m 10 -x "$PROXY" -o "$T/control.$i.body" -w '%{http_code}' "$url")
+				rc=$?
+				if [ "$rc" != 0 ] || [ "$got" != 200 ] || ! cmp -s "$T/control.$i.body" "$T/control.want"; then
+					echo "control $i round $k: curl exit $rc, status $got, $(wc -c <"$T/control.$i.body" 2>/dev/null) bytes" >>"$T/control.fail"
+				fi
+				echo "$k" >"$T/control.$i.rounds"
+				sleep 0.05 # pacing: about 15 requests a second per client
+			done
+		) &
+		CONTROL_PIDS+=($!)
+		PIDS+=($!)
+	done
+}
+
+# control_stop MIN: stop the control clients, fail unless every one of them
+# completed at least MIN rounds and none saw anything but its 200 and body;
+# sets CONTROL_ROUNDS (all clients together).
+control_stop() {
+	local min=$1 p i r
+	touch "$T/control.stop"
+	for p in "${CONTROL_PIDS[@]}"; do
+		wait "$p"
+		untrack "$p"
+	done
+	[ -s "$T/control.fail" ] && fail "control clients (healthy origin) failed: $(head -n 5 "$T/control.fail")"
+	CONTROL_ROUNDS=0
+	for i in $(seq "${#CONTROL_PIDS[@]}"); do
+		r=$(cat "$T/control.$i.rounds" 2>/dev/null || echo 0)
+		[ "$r" -ge "$min" ] || fail "control client $i completed only $r rounds"
+		CONTROL_ROUNDS=$((CONTROL_ROUNDS + r))
+	done
+}
+
+# rst_client: perl code for the fault tests' raw clients (loaded with -e).
+# rst($sock) closes a socket with a reset (SO_LINGER 0) instead of a FIN.
+RST_PERL='use strict; use warnings; use Socket; use IO::Socket::INET; use IO::Select; use Time::HiRes qw(time);
+sub rst { my $s = shift; setsockopt($s, SOL_SOCKET, SO_LINGER, pack("ii", 1, 0)); close($s); }'
+
+# fail_later MESSAGE: report a failed check and go on, so that the checks
+# after it still run and report (descriptors, memory); the test fails at
+# its end (fail_if_any), or at the next fail.
+FAILS=0
+fail_later() {
+	echo "FAIL: $*" >&2
+	FAILS=$((FAILS + 1))
+}
+fail_if_any() {
+	[ "$FAILS" -eq 0 ] || fail "$FAILS check(s) failed, see above"
+}
+
+# fan_out N CMD...: run CMD N times at once, each with its number (1..N) as
+# its last argument, all released together (a FIFO start line); returns
+# when every one has ended.  CMD may be a shell function.
+fan_out() {
+	local n=$1 i p go
+	shift
+	rm -f "$T/fan.go"
+	mkfifo "$T/fan.go"
+	exec {go}<>"$T/fan.go"
+	local pids=()
+	for i in $(seq "$n"); do
+		( read -r _ <"$T/fan.go"; "$@" "$i" ) &
+		pids+=($!)
+		PIDS+=($!)
+	done
+	for i in $(seq "$n"); do echo; done >&"$go"
+	for p in "${pids[@]}"; do
+		wait "$p"
+		untrack "$p"
+	done
+	exec {go}>&-
+	rm -f "$T/fan.go"
+}
