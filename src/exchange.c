@@ -140,10 +140,8 @@ static void finish(struct session *s)
 	if (s->up) {
 		int reusable = s->x.res_reuse && exchange_request_sent(s) && !s->server.eof &&
 			       (s->server.in == NULL || buf_unparsed(s->server.in) == 0);
-		if (reusable) {
-			upstream_release(s->up, !s->server.rd);
-			s->up = NULL;
-		}
+		if (reusable)
+			route_release(s);
 		session_drop_upstream(s);
 	}
 	session_put_buf(s, &s->rhead);
@@ -324,6 +322,7 @@ static void on_request_head(struct session *s)
 	}
 	http_mark_hop_by_hop(&h);
 	keep_upgrade(s, &h);
+	s->x.pin = http_connection_auth(&h);
 	if (session_need_buf(s, &s->rhead) == -1) {
 		session_close(s);
 		return;
@@ -523,6 +522,8 @@ static void on_response_head(struct session *s)
 	/* the server connection goes back to the pool only if the server
 	 * keeps it open and the body ends by itself */
 	s->x.res_reuse = http_keeps_alive(&h) && kind != BODY_UNTIL_CLOSE;
+	if (http_connection_auth(&h))
+		s->x.pin = 1; /* a challenge: the login to come is this connection's */
 	if (h.status == 204)
 		h.omit_framing = 1; /* RFC 9110 8.6: none in a 204 */
 	if (s->http10 && kind == BODY_CHUNKED) {

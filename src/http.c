@@ -356,6 +356,30 @@ enum body_kind http_body_of(const struct http_head *h, int answers_head)
 	return h->content_length_count ? BODY_LENGTH : BODY_UNTIL_CLOSE;
 }
 
+/* The scheme a credentials or challenge element starts with. */
+static void note_conn_scheme(struct http_head *h, struct http_span tok, void *arg)
+{
+	const char *p = h->raw + tok.off;
+	uint32_t n = 0;
+	while (n < tok.len && http_is_tchar((unsigned char)p[n]))
+		n++;
+	struct http_span scheme = { tok.off, n };
+	if (SPAN_IS(h, scheme, "NTLM") || SPAN_IS(h, scheme, "Negotiate"))
+		*(int *)arg = 1;
+}
+
+int http_connection_auth(const struct http_head *h)
+{
+	int found = 0;
+	for (uint32_t i = 0; i < h->nhdr && !found; i++) {
+		const struct http_hdr *x = &h->hdr[i];
+		if (h->is_request ? SPAN_IS(h, x->name, "Authorization") : SPAN_IS(h, x->name, "WWW-Authenticate"))
+			/* a challenge list may name several schemes: "Negotiate, NTLM" */
+			each_token(h, x->value, note_conn_scheme, &found);
+	}
+	return found;
+}
+
 int http_keeps_alive(const struct http_head *h)
 {
 	if (h->major == 1 && h->minor >= 1)

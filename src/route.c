@@ -130,18 +130,69 @@ static void record_peer(struct session *s)
 	s->x.rec.hier = s->tp ? HIER_ORIGINAL_DST : HIER_DIRECT;
 }
 
+/* A connection taken up again (pooled or pinned) is ready to write to, and
+ * was seen empty when it went idle. */
+static void reuse(struct session *s)
+{
+	attach(s);
+	s->x.reused = 1;
+	record_peer(s);
+	s->state = S_FORWARD;
+	s->server.wr = 1;
+	s->server.rd = 0;
+}
+
+/* A pinned connection between requests: anything it says (an EOF, a late
+ * 401) ends it, as the pool does for its own. */
+static void on_pinned(void *owner, uint32_t events)
+{
+	struct session *s = owner;
+	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		return;
+	log_debug("upstream %s:%u: pinned connection closed by origin", s->x.host, s->x.port);
+	upstream_close(s->pinned);
+	s->pinned = NULL;
+}
+
+void route_release(struct session *s)
+{
+	if (!s->x.pin) {
+		upstream_release(s->up, !s->server.rd);
+		s->up = NULL;
+		return;
+	}
+	/* this client's login lives on this connection: nobody else may use
+	 * it (another client would be served as this user), so it waits here,
+	 * not in the pool; one per client, the newest */
+	if (s->pinned)
+		upstream_close(s->pinned);
+	s->pinned = upstream_pin(s->up, !s->server.rd, on_pinned, s) == 0 ? s->up : NULL;
+	s->up = NULL;
+}
+
 void route_request(struct session *s, int allow_pool)
 {
 	struct worker *w = s->w;
 	char key[UPSTREAM_KEY_MAX];
 	pool_key(s, key);
-	if (allow_pool && (s->up = upstream_take(w->pool, key, on_upstream, s)) != NULL) {
-		attach(s);
-		s->x.reused = 1;
-		record_peer(s);
-		s->state = S_FORWARD;
-		s->server.wr = 1;
-		s->server.rd = 0; /* upstream_take saw its receive queue empty */
+	if (s->pinned && allow_pool) {
+		int r = upstream_unpin(s->pinned, key, on_upstream, s);
+		if (r == 0) {
+			s->up = s->pinned;
+			s->pinned = NULL;
+			s->x.pin = 1; /* it stays this client's */
+			reuse(s);
+			return;
+		}
+		if (r == -1) { /* it said something while idle */
+			upstream_close(s->pinned);
+			s->pinned = NULL;
+		} /* else a request elsewhere: the login waits for the return */
+	}
+	/* A request carrying a connection login never takes a pooled
+	 * connection: the login is for the connection it started on. */
+	if (allow_pool && !s->x.pin && (s->up = upstream_take(w->pool, key, on_upstream, s)) != NULL) {
+		reuse(s);
 		return;
 	}
 	union sockaddr_any lit;

@@ -107,6 +107,10 @@ void session_close(struct session *s)
 		relay_release(&s->r_down, w->pipes, &w->bufs);
 	}
 	session_drop_upstream(s);
+	if (s->pinned) {
+		upstream_close(s->pinned);
+		s->pinned = NULL;
+	}
 	timer_cancel(w->loop, &s->timer);
 	close(s->client.fd); /* leaves epoll too: the socket is never shared */
 	s->io.fd = s->client.fd = -1; /* the loop skips events still queued for it */

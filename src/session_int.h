@@ -142,6 +142,8 @@ struct exchange {
 	uint8_t res_sent;		/* bytes of the final response reached the client */
 	uint8_t res_reuse;		/* the server may be asked again on this connection */
 	uint8_t dechunk;		/* HTTP/1.0 client, chunked response: decode */
+	uint8_t pin;			/* connection-based auth: the server connection is
+					   this client's alone (session.pinned) */
 	uint8_t tunnel;			/* enum tunnel_kind */
 	uint16_t port;
 	uint32_t url_len;
@@ -172,6 +174,8 @@ struct session {
 
 	struct side client, server;
 	struct upstream *up;		/* the server connection (route.c, upstream.c) */
+	struct upstream *pinned;	/* between requests: a server connection that
+					   carries this client's NTLM/Negotiate login */
 	struct buf *rhead;		/* rewritten request head (kept for retry and log) */
 	struct buf *ohead;		/* response heads and local replies, to the client */
 	llhttp_t req, res;
@@ -256,6 +260,9 @@ void route_connect_event(struct session *s);
 void route_connect_timeout(struct session *s);
 /* An IPv4 or IPv6 literal with port; 0, or -1 when host is a name. */
 int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out);
+/* The exchange is complete and the server connection healthy: keep it for
+ * this client alone (x.pin) or give it to the pool.  s->up is NULL after. */
+void route_release(struct session *s);
 
 /* --- transparent.c -------------------------------------------------------------- */
 

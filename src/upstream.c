@@ -221,18 +221,48 @@ struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstrea
 	return NULL;
 }
 
-void upstream_release(struct upstream *u, int drained)
+/* After a complete response: nothing may wait on the socket, or it would
+ * be read as the next response.  drained: the owner's last read found it
+ * empty; else one recv(MSG_PEEK) asks.  0, or -1 with u closed. */
+static int idle_ok(struct upstream *u, int drained)
 {
-	struct upstream_pool *p = u->pool;
 	u->requests++;
 	if (!drained) {
 		char c;
 		ssize_t n = recv(u->io.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 			upstream_close(u);
-			return;
+			return -1;
 		}
 	}
+	return 0;
+}
+
+int upstream_pin(struct upstream *u, int drained, upstream_cb idle_cb, void *owner)
+{
+	if (idle_ok(u, drained) == -1)
+		return -1;
+	u->cb = idle_cb;
+	u->owner = owner;
+	return 0;
+}
+
+int upstream_unpin(struct upstream *u, const char *key, upstream_cb cb, void *owner)
+{
+	if (strcasecmp(u->key, key) != 0)
+		return 1;
+	if (u->io.fd < 0 || loop_pending(u->pool->loop, &u->io, EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		return -1;
+	u->cb = cb;
+	u->owner = owner;
+	return 0;
+}
+
+void upstream_release(struct upstream *u, int drained)
+{
+	struct upstream_pool *p = u->pool;
+	if (idle_ok(u, drained) == -1)
+		return;
 	if (p->max_idle == 0) {
 		upstream_close(u);
 		return;

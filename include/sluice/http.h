@@ -117,6 +117,12 @@ int http_find(const struct http_head *h, const char *name);
  * a HEAD request.  1xx, 204 and 304 responses have none. */
 enum body_kind http_body_of(const struct http_head *h, int answers_head);
 
+/* Whether h authenticates the connection rather than the request: a
+ * request with "Authorization: NTLM ..." or "Negotiate ...", a response
+ * challenging with either in WWW-Authenticate (IIS's default).  Such a
+ * server connection then belongs to its client alone. */
+int http_connection_auth(const struct http_head *h);
+
 /* Whether the sender of h lets its connection stay open after this
  * message: HTTP/1.1 without "Connection: close", or HTTP/1.0 with
  * "Connection: keep-alive". */

@@ -57,6 +57,18 @@ struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstrea
  * relies on every later arrival raising an edge). */
 void upstream_release(struct upstream *u, int drained);
 
+/* Pinning: a connection that carries a client's connection-based
+ * authentication (NTLM, Negotiate) serves that client alone and never
+ * enters the pool.  upstream_pin keeps a healthy connection for owner
+ * between requests (drained as for upstream_release); its events go to
+ * idle_cb, which should close it on any arrival.  Returns 0, or -1 when
+ * bytes were waiting on it (it is closed then).  upstream_unpin takes it up
+ * again for a request to key: 0 with cb and owner set; 1 when it serves
+ * another key (left as it was); -1 when an event for it is still queued in
+ * this batch (stale: the caller closes it). */
+int upstream_pin(struct upstream *u, int drained, upstream_cb idle_cb, void *owner);
+int upstream_unpin(struct upstream *u, const char *key, upstream_cb cb, void *owner);
+
 /* Close the socket now, free the object at the next upstream_reap(). */
 void upstream_close(struct upstream *u);
 void upstream_reap(struct upstream_pool *p);

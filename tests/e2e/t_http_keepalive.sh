@@ -8,68 +8,6 @@ export LC_ALL=C
 
 # --- a client connection held in the shell: fd $C -------------------------------
 
-conn_open() { exec {C}<>"/dev/tcp/127.0.0.1/$SLUICE_PORT" || fail "connect to sluice"; }
-conn_close() { exec {C}>&-; }
-
-# read_resp [nobody]: read one response from $C into R_STATUS (status line),
-# R_HEAD (header lines, CR removed), R_BODY (chunked decoded), R_TRAILER.
-read_resp() {
-	local line len= chunked=0 size chunk
-	R_STATUS= R_HEAD= R_BODY= R_TRAILER=
-	IFS= read -r -t 5 -u "$C" line || return 1
-	R_STATUS=${line%$'\r'}
-	while :; do
-		IFS= read -r -t 5 -u "$C" line || return 1
-		line=${line%$'\r'}
-		[ -n "$line" ] || break
-		R_HEAD+=$line$'\n'
-		case ${line,,} in
-		content-length:*) len=${line#*:}; len=${len//[!0-9]/};;
-		transfer-encoding:*chunked) chunked=1;;
-		esac
-	done
-	[ "${1:-}" = nobody ] && return 0
-	if [ "$chunked" = 1 ]; then
-		while :; do
-			IFS= read -r -t 5 -u "$C" line || return 1
-			size=$((16#${line%%[;$'\r']*}))
-			if [ "$size" -eq 0 ]; then
-				while IFS= read -r -t 5 -u "$C" line; do
-					line=${line%$'\r'}
-					[ -n "$line" ] || return 0
-					R_TRAILER+=$line$'\n'
-				done
-				return 1
-			fi
-			IFS= read -r -N "$size" -t 5 -u "$C" chunk || return 1
-			R_BODY+=$chunk
-			IFS= read -r -t 5 -u "$C" line || return 1
-		done
-	elif [ -n "$len" ]; then
-		[ "$len" -eq 0 ] || IFS= read -r -N "$len" -t 5 -u "$C" R_BODY || return 1
-	else
-		R_BODY=$(timeout 5 cat <&"$C")
-	fi
-}
-# hdr NAME: the first value of NAME in R_HEAD
-hdr() { printf '%s' "$R_HEAD" | sed -n "s/^$1: //Ip" | head -n1; }
-# conn_closed: the peer closes $C within 5 s (EOF, not a timeout)
-conn_closed() {
-	local x rc
-	IFS= read -r -N 1 -t 5 -u "$C" x
-	rc=$?
-	[ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ -z "$x" ]
-}
-# request METHOD PATH [HEADER LINES...]: send one HTTP/1.1 request on $C
-request() {
-	local m=$1 p=$2 h; shift 2
-	{
-		printf '%s http://127.0.0.1:%s%s HTTP/1.1\r\n' "$m" "$ORIGIN_PORT" "$p"
-		for h in "$@"; do printf '%s\r\n' "$h"; done
-		printf '\r\n'
-	} >&"$C"
-}
-
 gen() { "$ORIGIN_BIN" --gen "$1"; }
 start_origin
 start_sluice "workers 1" "log_level debug"

@@ -198,6 +198,39 @@ START_TEST(keep_alive_by_version_and_connection)
 }
 END_TEST
 
+/* NTLM and Negotiate log in the connection: their credentials, or a
+ * challenge naming them (alone or in a list), pin the server connection. */
+START_TEST(connection_auth_is_recognised)
+{
+	struct parsed p;
+	static const char *const yes_req[] = { "Authorization: NTLM TlRMTVNTUAABAAAA\r\n",
+					       "authorization: negotiate YIIG\r\n" };
+	for (size_t i = 0; i < 2; i++) {
+		char raw[256];
+		snprintf(raw, sizeof(raw), "GET http://h/ HTTP/1.1\r\n%s\r\n", yes_req[i]);
+		ck_assert_int_eq(parse(&p, raw, 1), HTTP_OK);
+		ck_assert_msg(http_connection_auth(&p.h), "%s not seen", yes_req[i]);
+	}
+	ck_assert_int_eq(parse(&p, "GET http://h/ HTTP/1.1\r\nAuthorization: Basic YTpi\r\n\r\n", 1), HTTP_OK);
+	ck_assert(!http_connection_auth(&p.h));
+	ck_assert_int_eq(parse(&p, "GET http://h/ HTTP/1.1\r\nX-Auth: NTLM x\r\n\r\n", 1), HTTP_OK);
+	ck_assert(!http_connection_auth(&p.h));
+	ck_assert_int_eq(parse(&p, "GET http://h/ HTTP/1.1\r\nAuthorization: NTLMx y\r\n\r\n", 1), HTTP_OK);
+	ck_assert(!http_connection_auth(&p.h));
+	ck_assert_int_eq(parse(&p, "HTTP/1.1 401 No\r\nWWW-Authenticate: Basic realm=x, Negotiate\r\n\r\n", 0),
+			 HTTP_OK);
+	ck_assert(http_connection_auth(&p.h));
+	ck_assert_int_eq(parse(&p, "HTTP/1.1 401 No\r\nWWW-Authenticate: Basic realm=x\r\n"
+				   "WWW-Authenticate: NTLM\r\n\r\n", 0), HTTP_OK);
+	ck_assert(http_connection_auth(&p.h));
+	ck_assert_int_eq(parse(&p, "HTTP/1.1 401 No\r\nWWW-Authenticate: Basic realm=x\r\n\r\n", 0), HTTP_OK);
+	ck_assert(!http_connection_auth(&p.h));
+	/* a request's WWW-Authenticate and a response's Authorization mean nothing */
+	ck_assert_int_eq(parse(&p, "GET http://h/ HTTP/1.1\r\nWWW-Authenticate: NTLM\r\n\r\n", 1), HTTP_OK);
+	ck_assert(!http_connection_auth(&p.h));
+}
+END_TEST
+
 /* --- framing headers written anew ------------------------------------------------------------ */
 
 START_TEST(framing_headers_are_written_canonical)
@@ -240,6 +273,7 @@ void http_framing_add_tcases(Suite *s)
 	tcase_add_test(tc, transfer_codings_that_are_refused);
 	tcase_add_test(tc, response_bodies);
 	tcase_add_test(tc, keep_alive_by_version_and_connection);
+	tcase_add_test(tc, connection_auth_is_recognised);
 	tcase_add_test(tc, framing_headers_are_written_canonical);
 	tcase_add_test(tc, framing_headers_can_be_left_out);
 	suite_add_tcase(s, tc);
