@@ -287,6 +287,71 @@ static int parse_uint(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+/* The resolver list (the directive, or -r) in the forms c-ares 1.18's
+ * ares_set_servers_ports_csv reads the same way (dns.c gives a bare [IPv6]
+ * the port 53, which c-ares needs): IPv4, IPv4:PORT, IPv6, [IPv6],
+ * [IPv6]:PORT, comma-separated, no spaces; at most 8 servers (dns.c
+ * watches a UDP and a TCP socket for each, 16 in all).  0, or -1 with err
+ * filled.  "" (the system's) is fine. */
+static int check_resolver(const char *list, char *err, size_t errlen)
+{
+	int nservers = 0;
+	for (const char *p = list; *list;) {
+		size_t len = strcspn(p, ",");
+		char item[INET6_ADDRSTRLEN + sizeof("[]:65535")];
+		unsigned char bin[sizeof(struct in6_addr)];
+		char *host = item, *port = NULL;
+		const char *why = NULL;
+		if (len == 0 || len >= sizeof(item)) {
+			why = len ? "not an address" : "an empty entry";
+		} else {
+			memcpy(item, p, len);
+			item[len] = '\0';
+			char *colon = strchr(item, ':');
+			if (item[0] == '[') {
+				char *close = strchr(item, ']');
+				if (close == NULL) {
+					why = "'[' without ']'";
+				} else {
+					*close = '\0';
+					host = item + 1;
+					if (close[1] == ':')
+						port = close + 2;
+					else if (close[1] != '\0')
+						why = "':PORT' or nothing may follow ']'";
+					if (why == NULL && inet_pton(AF_INET6, host, bin) != 1)
+						why = "not an IPv6 address inside [ ]";
+				}
+			} else if (colon && strchr(colon + 1, ':') == NULL) {
+				*colon = '\0'; /* one colon: IPv4:PORT (an IPv6 address has two or more) */
+				port = colon + 1;
+				if (inet_pton(AF_INET, host, bin) != 1)
+					why = "not IPv4:PORT";
+			} else if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1) {
+				why = "not an IPv4 or IPv6 address";
+			}
+			uint32_t v;
+			if (why == NULL && port && (parse_uint(port, 65535, &v) == -1 || v == 0))
+				why = "the port must be 1 to 65535";
+		}
+		if (why) {
+			snprintf(err, errlen,
+				 "resolver %s: \"%.*s\": %s (want IPv4, IPv4:PORT, IPv6, [IPv6] or [IPv6]:PORT, "
+				 "comma-separated)",
+				 list, (int)(len < 64 ? len : 64), p, why);
+			return -1;
+		}
+		if (++nservers > 8) {
+			snprintf(err, errlen, "resolver %s: at most 8 servers", list);
+			return -1;
+		}
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	return 0;
+}
+
 /* How a directive's value is read and in which unit it is kept. */
 enum kind {
 	K_MS,		/* a duration ("30s", "500ms"), kept in milliseconds */
@@ -385,9 +450,15 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 		return 0;
 	}
 	if (strcmp(name, "resolver") == 0) {
-		/* c-ares wants a comma list; accept spaces too (already split). */
+		/* checked here too, not only in config_validate: the error then
+		 * names the line */
+		static _Thread_local char bad[600];
 		if (strlen(argv[0]) >= sizeof(c->resolver)) {
 			*why = "resolver list too long";
+			return -1;
+		}
+		if (check_resolver(argv[0], bad, sizeof(bad)) == -1) {
+			*why = bad;
 			return -1;
 		}
 		snprintf(c->resolver, sizeof(c->resolver), "%s", argv[0]);
@@ -615,64 +686,5 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "dns_negative_ttl %us: at most 3h", c->dns_negative_ttl);
 		return -1;
 	}
-	/* The resolver list (the directive, or -r) in the forms c-ares 1.18's
-	 * ares_set_servers_ports_csv reads the same way (dns.c gives a bare
-	 * [IPv6] the port 53, which c-ares needs): IPv4, IPv4:PORT, IPv6,
-	 * [IPv6], [IPv6]:PORT, comma-separated, no spaces; at most 8 servers
-	 * (dns.c watches a UDP and a TCP socket for each, 16 in all). */
-	int nservers = 0;
-	for (const char *p = c->resolver; *c->resolver;) {
-		size_t len = strcspn(p, ",");
-		char item[INET6_ADDRSTRLEN + sizeof("[]:65535")];
-		unsigned char bin[sizeof(struct in6_addr)];
-		char *host = item, *port = NULL;
-		const char *why = NULL;
-		if (len == 0 || len >= sizeof(item)) {
-			why = len ? "not an address" : "an empty entry";
-		} else {
-			memcpy(item, p, len);
-			item[len] = '\0';
-			char *colon = strchr(item, ':');
-			if (item[0] == '[') {
-				char *close = strchr(item, ']');
-				if (close == NULL) {
-					why = "'[' without ']'";
-				} else {
-					*close = '\0';
-					host = item + 1;
-					if (close[1] == ':')
-						port = close + 2;
-					else if (close[1] != '\0')
-						why = "':PORT' or nothing may follow ']'";
-					if (why == NULL && inet_pton(AF_INET6, host, bin) != 1)
-						why = "not an IPv6 address inside [ ]";
-				}
-			} else if (colon && strchr(colon + 1, ':') == NULL) {
-				*colon = '\0'; /* one colon: IPv4:PORT (an IPv6 address has two or more) */
-				port = colon + 1;
-				if (inet_pton(AF_INET, host, bin) != 1)
-					why = "not IPv4:PORT";
-			} else if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1) {
-				why = "not an IPv4 or IPv6 address";
-			}
-			uint32_t v;
-			if (why == NULL && port && (parse_uint(port, 65535, &v) == -1 || v == 0))
-				why = "the port must be 1 to 65535";
-		}
-		if (why) {
-			snprintf(err, errlen,
-				 "resolver %s: \"%.*s\": %s (want IPv4, IPv4:PORT, IPv6, [IPv6] or [IPv6]:PORT, "
-				 "comma-separated)",
-				 c->resolver, (int)(len < 64 ? len : 64), p, why);
-			return -1;
-		}
-		if (++nservers > 8) {
-			snprintf(err, errlen, "resolver %s: at most 8 servers", c->resolver);
-			return -1;
-		}
-		if (p[len] == '\0')
-			break;
-		p += len + 1;
-	}
-	return 0;
+	return check_resolver(c->resolver, err, errlen);
 }

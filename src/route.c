@@ -107,6 +107,8 @@ static void dns_error(struct session *s, enum dns_status st)
 		exchange_error(s, 504, "DNS lookup timed out");
 	else if (st == DNS_NOTFOUND)
 		exchange_error(s, 502, "DNS name not found");
+	else if (st == DNS_BUSY)
+		exchange_error(s, 503, "too many DNS lookups in flight"); /* ours, not the name's */
 	else
 		exchange_error(s, 502, "DNS lookup failed");
 }

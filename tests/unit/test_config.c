@@ -482,6 +482,19 @@ START_TEST(bad_enum_values_are_refused)
 }
 END_TEST
 
+/* A resolver c-ares would refuse is refused at its line, not later. */
+START_TEST(bad_resolver_names_its_line)
+{
+	struct config c;
+	char err[512];
+	ck_assert_int_eq(parse(&c, "workers 2\nresolver 127.0.0.1,not-an-address\n", err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, "t.conf:2: resolver: ", 20) == 0 && strstr(err, "\"not-an-address\""), "%s", err);
+	ck_assert_int_eq(parse(&c, "resolver [::1]:0\n", err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "the port must be 1 to 65535") != NULL, "%s", err);
+	ck_assert_int_eq(parse(&c, "resolver [::1],127.0.0.1:5353\n", err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(too_long_string_is_refused)
 {
 	struct config c;
@@ -773,6 +786,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, too_many_listen_directives_are_refused);
 	tcase_add_test(tc, bad_workers_are_refused);
 	tcase_add_test(tc, bad_enum_values_are_refused);
+	tcase_add_test(tc, bad_resolver_names_its_line);
 	tcase_add_test(tc, too_long_string_is_refused);
 	suite_add_tcase(s, tc);
 
