@@ -41,7 +41,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LLHTTP_OBJS := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
-.PHONY: all run test unit e2e asan-test tsan-test bench bench-quick deps deps-test deps-bench clean help install fuzz
+.PHONY: all run test unit e2e asan-test tsan-test bench bench-quick soak soak-asan deps deps-test deps-bench clean help install fuzz
 
 # Public targets first install what is missing, then build in a second make:
 # make caches directory listings, so a make that installed llhttp's sources
@@ -56,6 +56,7 @@ help:
 	@echo "make asan-test  the same tests on an ASan+UBSan build (build-asan/)"
 	@echo "make tsan-test  the end-to-end tests on a ThreadSanitizer build (build-tsan/)"
 	@echo "make bench      sluice vs direct, squid, tinyproxy, Traffic Server, nginx, HAProxy (bench/README.md)"
+	@echo "make soak       30 minutes of mixed traffic, RSS and fds watched (bench/soak; soak-asan: 3 min, ASan)"
 	@echo "make fuzz       fuzz the TLS ClientHello reader (ASan+UBSan; libFuzzer too with clang)"
 	@echo "make install    install the binary, example config and systemd unit under DESTDIR"
 
@@ -164,6 +165,19 @@ bench: deps-bench
 bench-quick: deps-bench
 	$(MAKE) $(BUILD)/sluice
 	bench/run --quick
+
+# Long-running mixed traffic, watched (bench/soak): SOAK_SECS (30 minutes)
+# on the normal build; soak-asan: 3 minutes under ASan+UBSan (CI runs it).
+SOAK_SECS ?= 1800
+soak: deps-test
+	$(MAKE) $(BUILD)/sluice $(BUILD)/origin $(BUILD)/tunnelpeer
+	bench/soak --build $(BUILD) --secs $(SOAK_SECS) --out bench/soak-out
+
+soak-asan: deps-test
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  build-asan/sluice build-asan/origin build-asan/tunnelpeer
+	ASAN_OPTIONS=quarantine_size_mb=16 bench/soak --build build-asan --secs 180 --out build-asan/soak-out
 
 # ThreadSanitizer over the threaded paths: the acceptor hand-off, the
 # workers, and everything the e2e tests drive through them.
