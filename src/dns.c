@@ -83,6 +83,9 @@ struct ares_sock {
 	int watched;
 };
 
+/* How long an /etc/hosts answer is kept. */
+#define HOSTS_TTL_MS 5000
+
 /* What the hosts channel found; filled inside ares_getaddrinfo. */
 struct hosts_answer {
 	int done, status, naddrs;
@@ -505,7 +508,15 @@ enum dns_status dns_resolve(struct dns *d, const char *name, struct dns_waiter *
 		return DNS_FAIL;
 	int n = hosts_lookup(d, name);
 	if (n > 0) {
-		*addrs = d->hosts_ans.addrs;
+		/* kept a few seconds like any answer: a name the file answers is
+		 * not read from the file again on every request, and an edit to
+		 * the file shows within HOSTS_TTL_MS */
+		uint64_t ttl = (uint64_t)d->max_ttl * 1000 < HOSTS_TTL_MS ? (uint64_t)d->max_ttl * 1000 : HOSTS_TTL_MS;
+		e = dns_cache_put(d->cache, name, DNS_OK, d->hosts_ans.addrs, n, now + ttl, now, 1);
+		if (e)
+			n = dns_entry_addrs(e, addrs);
+		else
+			*addrs = d->hosts_ans.addrs;
 		*naddrs = n;
 		return DNS_OK;
 	}

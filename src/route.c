@@ -1,15 +1,28 @@
 /* route: where a request goes, and the connection that takes it there.
  *
- *   route_request ──pool hit──────────────────────────────> S_FORWARD
- *        │ literal address, or a cached name ──> connect_next ──> S_CONNECT
- *        └ a name to look up ──> S_RESOLVE ──on_dns──> connect_next
+ *   route_request ──a literal's pooled connection──────────────────> S_FORWARD
+ *        │ a literal ──> connect_next ──> S_CONNECT
+ *        │ a cached name ──> route_to
+ *        └ a name to look up ──> S_RESOLVE ──on_dns──> route_to
+ *   route_to ──a pooled connection to an address of the answer────> S_FORWARD
+ *            └──> upstream_order, connect_next ──> S_CONNECT
  *   S_CONNECT ──writable, connected──> exchange_connected (S_FORWARD or S_TUNNEL)
  *             ──refused, failed or connect_timeout──> the next address;
  *               after the last: 502 (refused, failed) or 504 (timed out)
  *
- * A request tries at most MAX_ADDRS addresses, in the resolver's order.  This
- * is where destination rules and parent proxies will decide; the pool key
- * is what a connection may be reused for.
+ * A pooled connection is taken only for an address the host has now: a
+ * literal's own, or one in the name's current answer (the cached one, or
+ * the lookup this request waited for), so that once DNS moves a name away
+ * from an address, connections kept to it serve it no more.  A cached
+ * name costs a cache look-up before the pool, and no system call; a
+ * literal costs what it did before (the pool first, no parsing).
+ *
+ * Every address the resolver gives is tried (up to DNS_MAX_ADDRS), in the
+ * order upstream_order picks: those that did not fail lately first, the
+ * start among them moving on from one request to the next (so load
+ * spreads), then those that did (the pool remembers, per worker).  This is
+ * where destination rules and parent proxies will decide; the pool key is
+ * what a connection may be reused for.
  *
  * Part of the session module (see session_int.h).
  */
@@ -38,22 +51,21 @@ int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out
 static void on_upstream(void *owner, uint32_t events);
 
 /* "host:port" into key (UPSTREAM_KEY_MAX bytes; the host is at most
- * DNS_NAME_MAX).  No snprintf: once per request. */
+ * DNS_NAME_MAX).  No snprintf: once per request; the port's digits go
+ * straight to their places, last first. */
 static void pool_key(const struct session *s, char *key)
 {
 	size_t hl = strlen(s->x.host);
 	memcpy(key, s->x.host, hl);
 	key[hl++] = ':';
-	char digits[6];
-	int n = 0;
 	unsigned p = s->x.port;
+	int nd = p >= 10000 ? 5 : p >= 1000 ? 4 : p >= 100 ? 3 : p >= 10 ? 2 : 1;
+	char *d = key + hl + nd;
+	*d = '\0';
 	do {
-		digits[n++] = (char)('0' + p % 10);
+		*--d = (char)('0' + p % 10);
 		p /= 10;
 	} while (p);
-	while (n)
-		key[hl++] = digits[--n];
-	key[hl] = '\0';
 }
 
 /* The sides' code reads and writes server.fd and never s->up: keep the two
@@ -97,8 +109,27 @@ static void use_addresses(struct session *s, const union sockaddr_any *addrs, in
 		else
 			s->x.addrs[i].in6.sin6_port = htons(s->x.port);
 	}
+	upstream_order(s->w->pool, s->x.addrs, s->x.naddrs);
 	s->x.addr_idx = 0;
 	connect_next(s);
+}
+
+static void reuse(struct session *s);
+
+/* A name's addresses are known (from the cache or the lookup): a pooled
+ * connection to one of them, else a new one. */
+static void route_to(struct session *s, const union sockaddr_any *addrs, int n)
+{
+	if (s->x.pool_ok) {
+		char key[UPSTREAM_KEY_MAX];
+		pool_key(s, key);
+		s->up = upstream_take(s->w->pool, key, addrs, n, on_upstream, s);
+		if (s->up) {
+			reuse(s);
+			return;
+		}
+	}
+	use_addresses(s, addrs, n);
 }
 
 static void dns_error(struct session *s, enum dns_status st)
@@ -119,7 +150,7 @@ static void on_dns(void *arg, enum dns_status st, const union sockaddr_any *addr
 	if (s->state != S_RESOLVE)
 		return;
 	if (st == DNS_OK)
-		use_addresses(s, addrs, n);
+		route_to(s, addrs, n);
 	else
 		dns_error(s, st);
 	session_pump(s);
@@ -175,9 +206,9 @@ void route_release(struct session *s)
 void route_request(struct session *s, int allow_pool)
 {
 	struct worker *w = s->w;
-	char key[UPSTREAM_KEY_MAX];
-	pool_key(s, key);
 	if (s->pinned && allow_pool) {
+		char key[UPSTREAM_KEY_MAX];
+		pool_key(s, key);
 		int r = upstream_unpin(s->pinned, key, on_upstream, s);
 		if (r == 0) {
 			s->up = s->pinned;
@@ -193,14 +224,26 @@ void route_request(struct session *s, int allow_pool)
 	}
 	/* A request carrying a connection login never takes a pooled
 	 * connection: the login is for the connection it started on. */
-	if (allow_pool && !s->x.pin && (s->up = upstream_take(w->pool, key, on_upstream, s)) != NULL) {
-		reuse(s);
-		return;
-	}
-	union sockaddr_any lit;
-	if (route_parse_literal(s->x.host, s->x.port, &lit) == 0) {
-		use_addresses(s, &lit, 1);
-		return;
+	s->x.pool_ok = allow_pool && !s->x.pin;
+	/* An IPv4 literal starts with a digit, an IPv6 one has a colon; a
+	 * name may start with a digit too, never has a colon. */
+	if ((unsigned)(s->x.host[0] - '0') < 10 || strchr(s->x.host, ':')) {
+		/* A literal names the only address its connections can have:
+		 * the pool hands them out with no answer to check, before the
+		 * literal is even parsed (for a name, it finds nothing). */
+		if (s->x.pool_ok) {
+			char key[UPSTREAM_KEY_MAX];
+			pool_key(s, key);
+			if ((s->up = upstream_take(w->pool, key, NULL, 0, on_upstream, s)) != NULL) {
+				reuse(s);
+				return;
+			}
+		}
+		union sockaddr_any lit;
+		if (route_parse_literal(s->x.host, s->x.port, &lit) == 0) {
+			use_addresses(s, &lit, 1);
+			return;
+		}
 	}
 	const union sockaddr_any *addrs;
 	int n;
@@ -212,7 +255,7 @@ void route_request(struct session *s, int allow_pool)
 	if (st == DNS_PENDING)
 		return;
 	if (st == DNS_OK)
-		use_addresses(s, addrs, n);
+		route_to(s, addrs, n);
 	else
 		dns_error(s, st);
 }
@@ -235,6 +278,8 @@ void route_connect_event(struct session *s)
 void route_connect_timeout(struct session *s)
 {
 	/* a silent address: the next one may answer */
+	if (s->up)
+		upstream_connect_timed_out(s->up);
 	session_drop_upstream(s);
 	s->x.addr_idx++;
 	s->x.connect_errno = ETIMEDOUT;

@@ -50,7 +50,7 @@
 #include "sluice/worker.h"
 
 #define LINGER_MS 2000
-#define MAX_ADDRS 4
+#define MAX_ADDRS DNS_MAX_ADDRS /* every address the resolver gives is tried */
 
 enum state {
 	S_PEEK,		/* transparent-tls listener: reading the ClientHello for its SNI
@@ -149,7 +149,8 @@ struct exchange {
 	uint32_t url_len;
 	uint32_t rhead_sent;		/* bytes of rhead written to the server */
 	uint64_t head_start;		/* loop ms the request head began */
-	int naddrs, addr_idx;
+	int naddrs, addr_idx;		/* addrs: in the order tried (route.c) */
+	uint8_t pool_ok;		/* route_request may take a pooled connection */
 	int connect_errno;
 	struct body req_body, res_body;	/* how each body is framed (body.c) */
 	struct record rec;

@@ -1,5 +1,6 @@
 #include "sluice/upstream.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,8 +27,33 @@ struct upstream {
 	union sockaddr_any addr;
 	uint32_t hash;
 	uint32_t requests;		/* requests carried so far */
+	uint8_t literal;		/* key's host is an address literal (addr itself) */
 	char key[UPSTREAM_KEY_MAX];
 };
+
+/* An address as the failure table keys it: IPv4 in the first 4 bytes of
+ * ip.  No padding: keys compare with memcmp. */
+struct fail_key {
+	uint8_t ip[16];
+	uint16_t port;			/* network order, as in the sockaddr */
+	uint16_t family;
+};
+
+struct fail_slot {
+	struct fail_key key;
+	uint32_t hold;			/* ms the latest mark lasts; 0: a free slot */
+	uint64_t last;			/* ms of the latest failure */
+	uint64_t until;			/* marked (tried last) until then */
+};
+
+/* Set-associative: an address can only sit in the set its hash picks, so
+ * finding it is a few compares, and the table never grows. */
+struct upstream_fails {
+	uint32_t count;			/* slots in use */
+	struct fail_slot set[UPSTREAM_FAILS_SETS][UPSTREAM_FAILS_WAYS];
+};
+
+#define TURNS 256 /* power of two */
 
 struct upstream_pool {
 	struct loop *loop;
@@ -36,7 +62,206 @@ struct upstream_pool {
 	struct upstream *bucket[POOL_BUCKETS];	/* idle, per key, newest first */
 	struct upstream lru;			/* sentinel: idle, newest first */
 	struct upstream *dead;			/* closed, waiting for reap */
+	struct upstream_fails fails;		/* addresses that failed lately */
+	/* upstream_order's round-robin: a counter per destination, picked by
+	 * the hash of its first address (a name's answer keeps its order
+	 * while cached), so that two names asked for in turn do not each
+	 * always land on the same address; names sharing a counter only
+	 * make it turn faster */
+	uint32_t turn[TURNS];
 };
+
+/* --- addresses that failed lately ---------------------------------------------- */
+
+static void fail_key_of(const union sockaddr_any *a, struct fail_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = a->sa.sa_family;
+	if (a->sa.sa_family == AF_INET6) {
+		memcpy(k->ip, &a->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+		k->port = a->in6.sin6_port;
+	} else {
+		memcpy(k->ip, &a->in.sin_addr, sizeof(a->in.sin_addr));
+		k->port = a->in.sin_port;
+	}
+}
+
+/* FNV-1a over the key's bytes, folded: FNV's low bits only see the low
+ * bits of each byte, and 10.0.0.1 and 10.0.0.65 should not share a set. */
+static uint32_t fail_hash(const void *key, size_t len)
+{
+	const uint8_t *b = key;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h ^ (h >> 16);
+}
+
+static struct fail_slot *fail_set(const struct upstream_fails *f, const struct fail_key *k)
+{
+	return (struct fail_slot *)f->set[fail_hash(k, sizeof(*k)) & (UPSTREAM_FAILS_SETS - 1)];
+}
+
+static struct fail_slot *fail_find(const struct upstream_fails *f, const struct fail_key *k)
+{
+	struct fail_slot *set = fail_set(f, k);
+	for (int i = 0; i < UPSTREAM_FAILS_WAYS; i++)
+		if (set[i].hold && memcmp(&set[i].key, k, sizeof(*k)) == 0)
+			return &set[i];
+	return NULL;
+}
+
+struct upstream_fails *upstream_fails_new(void)
+{
+	return calloc(1, sizeof(struct upstream_fails));
+}
+
+void upstream_fails_free(struct upstream_fails *f)
+{
+	free(f);
+}
+
+void upstream_fails_add(struct upstream_fails *f, const union sockaddr_any *a, uint64_t now)
+{
+	struct fail_key k;
+	fail_key_of(a, &k);
+	struct fail_slot *e = fail_find(f, &k);
+	if (e == NULL) {
+		/* a free slot, else the one that failed longest ago */
+		struct fail_slot *set = fail_set(f, &k);
+		e = &set[0];
+		for (int i = 0; i < UPSTREAM_FAILS_WAYS; i++) {
+			if (set[i].hold == 0) {
+				e = &set[i];
+				break;
+			}
+			if (set[i].last < e->last)
+				e = &set[i];
+		}
+		if (e->hold == 0)
+			f->count++;
+		e->key = k;
+		e->hold = UPSTREAM_FAIL_HOLD_MS;
+	} else if (now >= e->until) {
+		/* Its mark had ended.  Failing again soon after (the first
+		 * tries once it ended) means it is still down: hold it longer.
+		 * Long after, it is a new outage.  A failure while still marked
+		 * changes nothing but the mark's end: the connects of one outage
+		 * that were already under way, or every address was marked. */
+		if (now - e->until < e->hold)
+			e->hold = e->hold >= UPSTREAM_FAIL_HOLD_MAX_MS / 2 ? UPSTREAM_FAIL_HOLD_MAX_MS : e->hold * 2;
+		else
+			e->hold = UPSTREAM_FAIL_HOLD_MS;
+	}
+	e->last = now;
+	e->until = now + e->hold;
+}
+
+void upstream_fails_clear(struct upstream_fails *f, const union sockaddr_any *a)
+{
+	if (f->count == 0)
+		return;
+	struct fail_key k;
+	fail_key_of(a, &k);
+	struct fail_slot *e = fail_find(f, &k);
+	if (e == NULL)
+		return;
+	memset(e, 0, sizeof(*e));
+	f->count--;
+}
+
+int upstream_fails_marked(const struct upstream_fails *f, const union sockaddr_any *a, uint64_t now,
+			  uint64_t *last)
+{
+	if (f->count == 0)
+		return 0;
+	struct fail_key k;
+	fail_key_of(a, &k);
+	const struct fail_slot *e = fail_find(f, &k);
+	if (e == NULL || now >= e->until)
+		return 0;
+	if (last)
+		*last = e->last;
+	return 1;
+}
+
+uint32_t upstream_fails_count(const struct upstream_fails *f)
+{
+	return f->count;
+}
+
+void upstream_fails_order(const struct upstream_fails *f, union sockaddr_any *addrs, int n, uint32_t turn,
+			  uint64_t now)
+{
+	union sockaddr_any fam[2][DNS_MAX_ADDRS], bad[DNS_MAX_ADDRS];
+	uint64_t bad_last[DNS_MAX_ADDRS];
+	uint8_t pattern[DNS_MAX_ADDRS]; /* the family of each healthy place, as the resolver had it */
+	uint32_t nfam[2] = { 0, 0 }, used[2] = { 0, 0 };
+	int healthy = 0, nbad = 0;
+	if (n > DNS_MAX_ADDRS)
+		n = DNS_MAX_ADDRS;
+	for (int i = 0; i < n; i++) {
+		uint64_t last;
+		if (upstream_fails_marked(f, &addrs[i], now, &last)) {
+			/* oldest failure first (the likeliest to be back), ties in
+			 * the resolver's order */
+			int j = nbad++;
+			for (; j > 0 && bad_last[j - 1] > last; j--) {
+				bad[j] = bad[j - 1];
+				bad_last[j] = bad_last[j - 1];
+			}
+			bad[j] = addrs[i];
+			bad_last[j] = last;
+			continue;
+		}
+		int k = addrs[i].sa.sa_family == AF_INET6;
+		pattern[healthy++] = (uint8_t)k;
+		fam[k][nfam[k]++] = addrs[i];
+	}
+	for (int i = 0; i < healthy; i++) {
+		int k = pattern[i];
+		addrs[i] = fam[k][(turn + used[k]++) % nfam[k]];
+	}
+	memcpy(addrs + healthy, bad, sizeof(*bad) * (size_t)nbad);
+}
+
+/* Whether a connect error says something of the address, so that later
+ * requests should try others first, rather than of this host (out of
+ * descriptors, memory or local ports). */
+static int address_fault(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EACCES: /* a firewall rule for this destination */
+	case EPERM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void note_failure(struct upstream_pool *p, const union sockaddr_any *addr, int err)
+{
+	if (address_fault(err))
+		upstream_fails_add(&p->fails, addr, loop_now(p->loop));
+}
+
+void upstream_order(struct upstream_pool *p, union sockaddr_any *addrs, int n)
+{
+	if (n < 2)
+		return;
+	struct fail_key k;
+	fail_key_of(&addrs[0], &k);
+	uint32_t turn = p->turn[fail_hash(&k, sizeof(k)) & (TURNS - 1)]++;
+	upstream_fails_order(&p->fails, addrs, n, turn, loop_now(p->loop));
+}
 
 struct upstream_pool *upstream_pool_new(struct loop *l, uint32_t max_idle, uint32_t idle_timeout_ms)
 {
@@ -117,6 +342,16 @@ void upstream_pool_free(struct upstream_pool *p)
 	free(p);
 }
 
+uint32_t upstream_pool_evict(struct upstream_pool *p, uint32_t n)
+{
+	uint32_t closed = 0;
+	while (closed < n && p->lru.lru_prev != &p->lru) {
+		upstream_close(p->lru.lru_prev); /* the oldest idle one */
+		closed++;
+	}
+	return closed;
+}
+
 static void on_event(struct io *io, uint32_t events)
 {
 	struct upstream *u = (struct upstream *)io;
@@ -138,6 +373,20 @@ static void on_idle_timeout(struct timer *t)
 	upstream_close(u);
 }
 
+/* Whether "host:port" names an address literal (IPv6 without brackets). */
+static int key_is_literal(const char *key)
+{
+	const char *colon = strrchr(key, ':');
+	size_t len = colon ? (size_t)(colon - key) : strlen(key);
+	char host[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+	if (len == 0 || len >= sizeof(host))
+		return 0;
+	memcpy(host, key, len);
+	host[len] = '\0';
+	return inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
+}
+
 struct upstream *upstream_connect(struct upstream_pool *p, const union sockaddr_any *addr,
 				  const char *key, upstream_cb cb, void *owner)
 {
@@ -150,6 +399,7 @@ struct upstream *upstream_connect(struct upstream_pool *p, const union sockaddr_
 	if (connect(fd, &addr->sa, len) == -1 && errno != EINPROGRESS) {
 		int e = errno;
 		close(fd);
+		note_failure(p, addr, e);
 		errno = e;
 		return NULL;
 	}
@@ -172,6 +422,7 @@ struct upstream *upstream_connect(struct upstream_pool *p, const union sockaddr_
 	for (size_t i = 0; i < klen; i++)
 		u->key[i] = (char)tolower((unsigned char)key[i]);
 	u->hash = hash_name(u->key);
+	u->literal = key_is_literal(u->key);
 	if (loop_add(p->loop, &u->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP, 1) == -1) {
 		int e = errno;
 		close(fd);
@@ -189,19 +440,53 @@ int upstream_connect_result(struct upstream *u)
 	if (getsockopt(u->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		return -1;
 	if (err) {
+		note_failure(u->pool, &u->addr, err);
 		errno = err;
 		return -1;
+	}
+	upstream_fails_clear(&u->pool->fails, &u->addr);
+	return 0;
+}
+
+void upstream_connect_timed_out(struct upstream *u)
+{
+	note_failure(u->pool, &u->addr, ETIMEDOUT);
+}
+
+/* Whether a's address (not its port) is one of addrs.  Out of line: a
+ * literal's requests (no addrs) should not pay for setting its loop up. */
+__attribute__((noinline)) static int among(const union sockaddr_any *a, const union sockaddr_any *addrs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (addrs[i].sa.sa_family != a->sa.sa_family)
+			continue;
+		if (a->sa.sa_family == AF_INET ? addrs[i].in.sin_addr.s_addr == a->in.sin_addr.s_addr
+					       : memcmp(&addrs[i].in6.sin6_addr, &a->in6.sin6_addr,
+							sizeof(a->in6.sin6_addr)) == 0)
+			return 1;
 	}
 	return 0;
 }
 
-struct upstream *upstream_take(struct upstream_pool *p, const char *key, upstream_cb cb, void *owner)
+struct upstream *upstream_take(struct upstream_pool *p, const char *key, const union sockaddr_any *addrs, int n,
+			       upstream_cb cb, void *owner)
 {
 	uint32_t h = hash_name(key);
 	struct upstream *u = p->bucket[h & (POOL_BUCKETS - 1)];
 	while (u) {
 		struct upstream *next = u->next;
 		if (u->hash == h && strcasecmp(u->key, key) == 0) {
+			if (addrs == NULL && !u->literal)
+				return NULL; /* a name's: the caller asks again with its answer */
+			if (addrs && !among(&u->addr, addrs, n)) {
+				/* DNS moved the name away from this address (a
+				 * server being drained, say): nothing more for it */
+				log_debug("upstream %s: idle connection to an address the name no longer has, closed",
+					  u->key);
+				upstream_close(u);
+				u = next;
+				continue;
+			}
 			/* Bytes or a FIN on an idle connection (an origin's late
 			 * 408, say) would be taken for the next response.  Each
 			 * arrival raises an edge, and on_event closes the connection

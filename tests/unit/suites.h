@@ -23,5 +23,6 @@ Suite *loop_suite(void);
 Suite *tunnel_suite(void);
 Suite *tls_hello_suite(void);
 Suite *intercept_suite(void);
+Suite *upstream_suite(void);
 
 #endif

@@ -789,6 +789,31 @@ START_TEST(an_a_answer_does_not_wait_for_a_lost_aaaa)
 }
 END_TEST
 
+/* A name /etc/hosts answers ("localhost" always is, RFC 6761) is kept for a
+ * few seconds like any answer: the next request for it reads no file. */
+START_TEST(hosts_answers_are_cached)
+{
+	struct loop *l = loop_new();
+	struct fake_dns f;
+	fake_dns_start(l, &f);
+	struct dns *d = resolver(l, &f, 8);
+	struct client *c = client_new(d);
+	const union sockaddr_any *a;
+	int n;
+	ck_assert_int_eq(dns_resolve(d, "localhost", &c->w, &a, &n), DNS_OK);
+	ck_assert_int_gt(n, 0);
+	uint64_t hits = stat_get(&dns_stats(d)->hits);
+	ck_assert_int_eq(dns_resolve(d, "localhost", &c->w, &a, &n), DNS_OK);
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_eq(stat_get(&dns_stats(d)->hits), hits + 1);
+	dns_free(d);
+	loop_del(l, &f.io);
+	close(f.io.fd);
+	free(c);
+	loop_free(l);
+}
+END_TEST
+
 Suite *dns_suite(void)
 {
 	Suite *s = suite_create("dns");
@@ -842,6 +867,7 @@ Suite *dns_suite(void)
 	tcase_add_test(tc, callbacks_may_resolve_cancel_and_free);
 	tcase_add_test(tc, an_a_answer_does_not_wait_for_a_lost_aaaa);
 	tcase_add_test(tc, an_aaaa_answer_waits_for_the_a);
+	tcase_add_test(tc, hosts_answers_are_cached);
 	suite_add_tcase(s, tc);
 	return s;
 }

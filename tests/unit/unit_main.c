@@ -16,6 +16,7 @@ int main(void)
 	srunner_add_suite(sr, tunnel_suite());
 	srunner_add_suite(sr, tls_hello_suite());
 	srunner_add_suite(sr, intercept_suite());
+	srunner_add_suite(sr, upstream_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
