@@ -15,6 +15,7 @@
 #include "sluice/loop.h"
 
 #define PAUSE_MS 100
+#define RECLAIM_PAUSE_MS 5 /* the workers are closing idle descriptors: look again soon */
 #define STOP CONFIG_MAX_LISTEN /* epoll data of the stop eventfd */
 
 struct acceptor {
@@ -26,8 +27,14 @@ struct acceptor {
 	int started;
 	struct worker *workers;
 	int nworkers, next;
-	int paused;
+	int paused, pause_ms;
+	int max_connections;	/* worker_limits(): the config's, lowered to fit */
+	int fd_budget;		/* worker_limits(): descriptors for clients, servers, pipes */
+	long nofile;
+	int headroom;		/* room asked for beyond one client, so not every accept asks */
+	int fds_short;		/* the workers were asked to close idle descriptors */
 	uint64_t last_warn;	/* monotonic ms of the last "out of fds" warning */
+	uint64_t last_short;	/* ... and of the last "descriptors short" note */
 };
 
 static int open_listener(const struct listen_cfg *l, char *err, size_t errlen)
@@ -107,16 +114,53 @@ static void set_paused(struct acceptor *a, int paused)
 	}
 }
 
-/* Accept until the backlog is empty.  Returns 1 to pause, 0 otherwise. */
+/* Room in the fd budget for one more client and its server connection?
+ * Returns 0 (accept), or how long to pause.  Short of room, the acceptor
+ * asks the workers to close idle descriptors (idle pipes, then idle pooled
+ * upstream connections, the longest idle first; headroom more than needed,
+ * so that not every accept asks) and waits a moment for them, or PAUSE_MS
+ * when nothing is idle.  Once there is headroom again, the workers may
+ * keep and open pipes again. */
+static int fd_room(struct acceptor *a)
+{
+	int used = worker_fds_in_use();
+	if (used + 2 <= a->fd_budget) {
+		if (a->fds_short && used + 2 + a->headroom <= a->fd_budget) {
+			worker_fds_relax();
+			a->fds_short = 0;
+		}
+		return 0;
+	}
+	a->fds_short = 1;
+	int asked = worker_fds_reclaim(used + 2 + a->headroom - a->fd_budget);
+	uint64_t now = loop_clock_ms();
+	if (asked == 0 && now - a->last_warn >= 10000) {
+		log_warn("out of descriptors: %d of the %d counted in use (RLIMIT_NOFILE %ld): pausing accept for %d "
+			 "ms at a time",
+			 used, a->fd_budget, a->nofile, PAUSE_MS);
+		a->last_warn = now;
+	} else if (asked && now - a->last_short >= 10000) {
+		log_info("descriptors short (%d of %d in use): closing idle pipes and pooled upstream connections",
+			 used, a->fd_budget);
+		a->last_short = now;
+	}
+	return asked ? RECLAIM_PAUSE_MS : PAUSE_MS;
+}
+
+/* Accept until the backlog is empty.  Returns how long to pause, 0 for
+ * not at all. */
 static int accept_some(struct acceptor *a, uint32_t idx)
 {
 	int lfd = a->fds[idx];
 	enum listen_kind kind = a->cfg->listen[idx].kind;
 	for (int i = 0; i < 256; i++) {
-		if (worker_connection_count() >= a->cfg->max_connections) {
-			log_debug("at max_connections (%d): pausing accept", a->cfg->max_connections);
-			return 1;
+		if (worker_connection_count() >= a->max_connections) {
+			log_debug("at max_connections (%d): pausing accept", a->max_connections);
+			return PAUSE_MS;
 		}
+		int pause = fd_room(a);
+		if (pause)
+			return pause;
 		union sockaddr_any peer;
 		socklen_t len = sizeof(peer);
 		int fd = accept4(lfd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -126,17 +170,18 @@ static int accept_some(struct acceptor *a, uint32_t idx)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* once per episode, not every PAUSE_MS */
+				/* once per episode, not every PAUSE_MS (EMFILE: the
+				 * limit was lowered under us, or the count missed some) */
 				uint64_t now = loop_clock_ms();
 				if (now - a->last_warn >= 10000) {
 					log_warn("accept4(): %s: pausing accept for %d ms at a time", strerror(errno),
 						 PAUSE_MS);
 					a->last_warn = now;
 				}
-				return 1;
+				return PAUSE_MS;
 			}
 			log_err("accept4(): %s", strerror(errno));
-			return 1;
+			return PAUSE_MS;
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -154,30 +199,47 @@ static void *acceptor_main(void *arg)
 	pthread_setname_np(pthread_self(), "sluice-accept");
 	for (;;) {
 		struct epoll_event ev[CONFIG_MAX_LISTEN + 1];
-		int n = epoll_wait(a->epfd, ev, CONFIG_MAX_LISTEN + 1, a->paused ? PAUSE_MS : -1);
+		/* while short of descriptors, look now and then even without a
+		 * client, so that the workers may keep pipes again once there
+		 * is room */
+		int timeout = a->paused ? a->pause_ms : a->fds_short ? PAUSE_MS : -1;
+		int n = epoll_wait(a->epfd, ev, CONFIG_MAX_LISTEN + 1, timeout);
 		if (n == -1 && errno != EINTR) {
 			log_err("acceptor: epoll_wait: %s", strerror(errno));
 			return NULL;
 		}
 		if (n <= 0) {
 			set_paused(a, 0); /* the pause is over: try again */
+			if (a->fds_short)
+				fd_room(a);
 			continue;
 		}
 		int pause = 0;
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.u32 == STOP)
 				return NULL;
-			pause |= accept_some(a, ev[i].data.u32);
+			int p = accept_some(a, ev[i].data.u32);
+			if (p && (pause == 0 || p < pause))
+				pause = p;
 		}
-		if (pause)
+		if (pause) {
+			a->pause_ms = pause;
 			set_paused(a, 1);
+		}
 	}
 }
 
 int acceptor_start(struct acceptor *a, struct worker *workers, int n)
 {
+	const struct worker_limits *lim = worker_limits();
 	a->workers = workers;
 	a->nworkers = n;
+	a->max_connections = lim->max_connections < a->cfg->max_connections ? lim->max_connections
+									    : a->cfg->max_connections;
+	a->fd_budget = lim->fd_budget;
+	a->nofile = lim->nofile;
+	a->headroom = lim->fd_budget / 32;
+	a->headroom = a->headroom < 2 ? 2 : a->headroom > 256 ? 256 : a->headroom;
 	int r = pthread_create(&a->thread, NULL, acceptor_main, a);
 	if (r != 0) {
 		errno = r;

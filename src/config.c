@@ -385,6 +385,7 @@ static const struct directive directives[] = {
 	{ "response_timeout", K_MS, FIELD(response_timeout), "a duration such as 60s" },
 	{ "idle_timeout", K_MS, FIELD(idle_timeout), "a duration such as 120s" },
 	{ "tunnel_idle_timeout", K_MS, FIELD(tunnel_idle_timeout), "a duration such as 10m" },
+	{ "tunnel_pipe_memory", K_SIZE, FIELD(tunnel_pipe_memory), "a size such as 64m (0: auto)" },
 	{ "upstream_idle_timeout", K_MS, FIELD(upstream_idle_timeout), "a duration such as 30s" },
 	{ "upstream_pool_max", K_COUNT, FIELD(upstream_pool_max), "a number" },
 	{ "dns_cache_max_ttl", K_SECONDS, FIELD(dns_cache_max_ttl), "a duration such as 1h" },
@@ -678,6 +679,11 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	 * it hold. */
 	if (c->dns_cache_size > 1048576) {
 		snprintf(err, errlen, "dns_cache_size %u: at most 1048576 names per worker", c->dns_cache_size);
+		return -1;
+	}
+	/* Below 64 KiB every pipe would be one page: 0 (auto) says what is meant. */
+	if (c->tunnel_pipe_memory != 0 && c->tunnel_pipe_memory < 64 * 1024) {
+		snprintf(err, errlen, "tunnel_pipe_memory %u: 0 (auto) or at least 64k", c->tunnel_pipe_memory);
 		return -1;
 	}
 	/* RFC 2308 (section 5): one to three hours of negative caching work

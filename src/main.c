@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,14 +48,19 @@ static int cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
-/* Many idle keep-alive clients need many fds: take the hard limit. */
-static void raise_nofile(void)
+/* Many idle keep-alive clients need many fds: take the hard limit.
+ * Returns the limit in force then, for the fd budget (worker.h). */
+static long raise_nofile(void)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
 	}
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)INT_MAX ? INT_MAX : (long)rl.rlim_cur;
 }
 
 /* What the command line asks for, applied over the config file. */
@@ -162,7 +168,7 @@ int main(int argc, char **argv)
 		log_err("access_log %s: %s", cfg->access_log, strerror(errno));
 		return 1;
 	}
-	raise_nofile();
+	long nofile = raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Workers and the acceptor inherit this mask; only the main thread
@@ -186,6 +192,12 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		return 1;
 	}
+	struct worker_limits lim;
+	if (worker_limits_plan(cfg, nworkers, nofile, &lim, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return 1;
+	}
+	worker_limits_set(workers, nworkers, &lim);
 	int started = 0, failed = 0;
 	for (int i = 0; i < nworkers; i++) {
 		if (worker_init(&workers[i], i, cfg, access_fd, err, sizeof(err)) == -1) {

@@ -3,6 +3,7 @@
 #include "sluice/worker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,26 @@
 
 #include "sluice/session.h"
 
+#define PIPES_IDLE_MAX 32 /* per worker: idle pipes count against the user's pipe quota too */
+
 /* Accepted and not yet closed, all workers together: incremented by the
  * acceptor's hand-off, decremented by the worker that closes. */
 static atomic_int connections;
+
+/* Set by main before any thread starts (worker_limits_set), then only read. */
+static struct worker_limits limits = {
+	.nofile = LONG_MAX,
+	.fd_budget = INT_MAX,
+	.max_connections = INT_MAX,
+	.pipe_fds_max = INT_MAX,
+	.pipe_memory = PIPE_MEMORY_DEFAULT,
+};
+static struct worker *all_workers;
+static int nall_workers;
+
+/* Set by the acceptor while descriptors are short (worker_fds_reclaim),
+ * cleared by worker_fds_relax; workers read it between batches. */
+static atomic_int fds_short;
 
 int worker_connection_count(void)
 {
@@ -79,6 +97,42 @@ static void on_tick(struct timer *t)
 	timer_set(w->loop, &w->tick, loop_now(w->loop) + 1000);
 }
 
+/* The acceptor finds descriptors short: close what this worker holds
+ * idle, as many as it asked for.  Idle pipes go first (a new one costs two
+ * system calls), then pooled upstream connections, the longest idle first
+ * (a new one costs a handshake).  While short, no idle pipe is kept.
+ * Called between batches and on a wake-up: two relaxed loads when there is
+ * nothing to do. */
+static void give_back_fds(struct worker *w)
+{
+	int now_short = atomic_load_explicit(&fds_short, memory_order_relaxed);
+	uint32_t freed = 0;
+	if (now_short != w->fds_short) {
+		w->fds_short = now_short;
+		freed = pipe_pool_keep(w->pipes, now_short ? 0 : PIPES_IDLE_MAX);
+	}
+	if (atomic_load_explicit(&w->reclaim, memory_order_relaxed) == 0)
+		return;
+	int want = atomic_exchange_explicit(&w->reclaim, 0, memory_order_relaxed);
+	if (want <= (int)freed)
+		return;
+	uint32_t n = upstream_pool_evict(w->pool, (uint32_t)want - freed);
+	stat_add(&w->stats.evicted, n);
+	log_debug("worker %d: descriptors short: closed %u idle pipe fds and %u idle upstream connections", w->id,
+		  freed, n);
+}
+
+/* The pipe pool's gate.  Pipes are optional (a burst without one is
+ * copied), so a worker opens one only while its pipes stay within their
+ * share of the fd budget and the acceptor is not short of descriptors. */
+static int may_open_pipe(void *arg, int n)
+{
+	struct worker *w = arg;
+	if (atomic_load_explicit(&fds_short, memory_order_relaxed))
+		return 0;
+	return pipe_pool_fds(w->pipes) + (uint64_t)n <= (uint64_t)limits.pipe_fds_max;
+}
+
 /* Take what the acceptor queued.  The lock is held only to copy the queue. */
 static void on_wake(struct io *io, uint32_t events)
 {
@@ -86,6 +140,7 @@ static void on_wake(struct io *io, uint32_t events)
 	uint64_t v;
 	while (read(w->wake.fd, &v, sizeof(v)) == -1 && errno == EINTR)
 		;
+	give_back_fds(w);
 	for (;;) {
 		struct handoff batch[64];
 		uint32_t n = 0;
@@ -127,7 +182,11 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 	w->hdrs = calloc(CONFIG_MAX_HEADERS_LIMIT, sizeof(*w->hdrs));
 	/* Idle pooled pipes still count against an unprivileged user's pipe
 	 * quota (fs.pipe-user-pages-soft, 64 MiB by default): keep few. */
-	w->pipes = pipe_pool_new(32);
+	w->pipes = pipe_pool_new(PIPES_IDLE_MAX);
+	if (w->pipes) {
+		pipe_pool_set_budget(w->pipes, limits.pipe_memory, limits.pipe_largest);
+		pipe_pool_set_gate(w->pipes, may_open_pipe, w);
+	}
 	w->qcap = 1024;
 	w->queue = calloc(w->qcap, sizeof(*w->queue));
 	if (w->pool == NULL || w->hdrs == NULL || w->queue == NULL || w->pipes == NULL) {
@@ -163,6 +222,7 @@ static void *worker_main(void *arg)
 			break;
 		}
 		reap(w);
+		give_back_fds(w);
 		upstream_reap(w->pool);
 		refresh_config(w);
 	}
@@ -258,4 +318,123 @@ int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, en
 	if (was_empty)
 		wake(w);
 	return 0;
+}
+
+/* --- descriptors and pipe memory ---------------------------------------------- */
+
+/* Descriptors outside the budget:
+ *   stdin, stdout, stderr                                          3
+ *   the error and access logs, and one each while reopening        4
+ *   each listener                                                  nlisten
+ *   the acceptor's epoll and stop eventfd                          2
+ *   each worker: its epoll and wake eventfd                        2
+ *     c-ares: a UDP and a TCP socket per DNS server                2 x nresolvers
+ *     dns.c's routability probe, /etc/hosts while c-ares reads it  2
+ *   slack: sd_notify's socket, the config file, /proc reads        8
+ * A pinned login connection kept while its client asks elsewhere
+ * (route.c) is the one case of two server sockets per client: the slack
+ * covers a few. */
+int worker_fd_reserve(int nlisten, int nworkers, int nresolvers)
+{
+	return 3 + 4 + nlisten + 2 + nworkers * (2 + 2 * nresolvers + 2) + 8;
+}
+
+int worker_max_connections(int configured, int fd_budget)
+{
+	int fit = fd_budget / 2;
+	return configured < fit ? configured : fit;
+}
+
+int worker_limits_plan(const struct config *cfg, int nworkers, long nofile, struct worker_limits *lim,
+		       char *err, size_t errlen)
+{
+	memset(lim, 0, sizeof(*lim));
+	/* the resolver list, or resolv.conf's (glibc reads at most 3) */
+	int nres = 3;
+	if (cfg->resolver[0]) {
+		nres = 1;
+		for (const char *p = cfg->resolver; *p; p++)
+			nres += *p == ',';
+	}
+	lim->nofile = nofile;
+	lim->fd_reserve = worker_fd_reserve(cfg->nlisten, nworkers, nres);
+	long budget = nofile - lim->fd_reserve;
+	if (budget < 2) {
+		snprintf(err, errlen,
+			 "RLIMIT_NOFILE %ld is too low: %d descriptors are set aside (listeners, logs, and the "
+			 "epoll, eventfd and DNS sockets of %d workers) and a connection needs 2 more",
+			 nofile, lim->fd_reserve, nworkers);
+		return -1;
+	}
+	lim->fd_budget = budget > INT_MAX ? INT_MAX : (int)budget;
+	lim->max_connections = worker_max_connections(cfg->max_connections, lim->fd_budget);
+	if (lim->max_connections < cfg->max_connections)
+		log_warn("max_connections %d lowered to %d: RLIMIT_NOFILE %ld leaves %d descriptors after %d set "
+			 "aside, and each connection may hold a client and a server socket",
+			 cfg->max_connections, lim->max_connections, nofile, lim->fd_budget, lim->fd_reserve);
+	lim->pipe_fds_max = lim->fd_budget / 4 / nworkers;
+
+	struct pipe_quota q;
+	pipe_quota_probe(&q);
+	int lowered;
+	lim->pipe_memory = pipe_budget_per_worker(cfg->tunnel_pipe_memory, nworkers, &q, &lowered);
+	lim->pipe_largest = q.privileged ? 0 : q.max_size;
+	if (lowered)
+		log_warn("tunnel_pipe_memory %u KiB lowered to %llu KiB per worker: without CAP_SYS_RESOURCE the "
+			 "user's pipe quota (fs.pipe-user-pages-soft, %llu pages) is shared by %d workers",
+			 cfg->tunnel_pipe_memory >> 10, (unsigned long long)(lim->pipe_memory >> 10),
+			 (unsigned long long)q.user_pages, nworkers);
+	log_info("descriptors: %d for connections and pipes (RLIMIT_NOFILE %ld, %d set aside); tunnel pipes: "
+		 "%llu KiB per worker",
+		 lim->fd_budget, nofile, lim->fd_reserve, (unsigned long long)(lim->pipe_memory >> 10));
+	return 0;
+}
+
+void worker_limits_set(struct worker *workers, int n, const struct worker_limits *lim)
+{
+	all_workers = workers;
+	nall_workers = n;
+	limits = *lim;
+}
+
+const struct worker_limits *worker_limits(void)
+{
+	return &limits;
+}
+
+int worker_fds_in_use(void)
+{
+	int64_t used = 2 * (int64_t)worker_connection_count();
+	for (int i = 0; i < nall_workers; i++) {
+		const struct worker *w = &all_workers[i];
+		if (w->pool)
+			used += (int64_t)upstream_pool_idle(w->pool);
+		if (w->pipes)
+			used += (int64_t)pipe_pool_fds(w->pipes);
+	}
+	return used > INT_MAX ? INT_MAX : (int)used;
+}
+
+int worker_fds_reclaim(int want)
+{
+	atomic_store_explicit(&fds_short, 1, memory_order_relaxed);
+	int asked = 0;
+	for (int i = 0; i < nall_workers && asked < want; i++) {
+		struct worker *w = &all_workers[i];
+		if (w->pool == NULL || w->pipes == NULL)
+			continue;
+		int64_t idle = 2 * (int64_t)pipe_pool_idle(w->pipes) + (int64_t)upstream_pool_idle(w->pool);
+		int ask = idle < want - asked ? (int)idle : want - asked;
+		if (ask <= 0)
+			continue;
+		atomic_store_explicit(&w->reclaim, ask, memory_order_relaxed);
+		wake(w);
+		asked += ask;
+	}
+	return asked;
+}
+
+void worker_fds_relax(void)
+{
+	atomic_store_explicit(&fds_short, 0, memory_order_relaxed);
 }

@@ -1,9 +1,12 @@
 /* acceptor: the listening sockets and the thread that accepts on them.
  *
- * Accepted sockets go round-robin to the workers.  At the fd limit
- * (EMFILE/ENFILE) or at max_connections the acceptor stops watching its
- * listeners for a moment instead of spinning on an accept that cannot
- * succeed.
+ * Accepted sockets go round-robin to the workers.  At max_connections
+ * (lowered at start to fit RLIMIT_NOFILE, worker.h) or out of room in the
+ * fd budget the acceptor stops watching its listeners for a moment instead
+ * of spinning on an accept that cannot succeed; out of room, it first asks
+ * the workers to close idle descriptors (worker_fds_reclaim), so idle
+ * pooled connections never keep a client out.  EMFILE/ENFILE from accept
+ * (a limit lowered under it) pause it too.
  */
 #ifndef SLUICE_ACCEPTOR_H
 #define SLUICE_ACCEPTOR_H
@@ -17,7 +20,8 @@ struct acceptor;
  * acceptor keeps a reference to cfg until acceptor_free.  NULL with err
  * filled. */
 struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen);
-/* Start the accept thread handing sockets to workers[0..n). */
+/* Start the accept thread handing sockets to workers[0..n), within
+ * worker_limits() (set before). */
 int acceptor_start(struct acceptor *a, struct worker *workers, int n);
 /* Stop accepting, join the thread, close the listeners, free. */
 void acceptor_free(struct acceptor *a);

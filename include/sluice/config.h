@@ -82,6 +82,8 @@ struct config {
 	int nconnect_ports;
 	uint32_t tunnel_idle_timeout;	/* ms of silence both ways */
 	int tunnel_splice;		/* 0: relay with recv/send (tests, odd kernels) */
+	uint32_t tunnel_pipe_memory;	/* splice pipes' capacity per worker, bytes; 0: auto
+					   (64 MiB, within an unprivileged user's pipe quota) */
 
 	atomic_uint refs;		/* snapshots only: config.c's bookkeeping */
 };

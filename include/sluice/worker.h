@@ -16,6 +16,21 @@
  * Configuration: the worker holds a reference to a config snapshot and
  * looks for a newer one between events; sessions take their own reference
  * from it when they start (config.h).
+ *
+ * Descriptors: sluice keeps what it holds below RLIMIT_NOFILE.  A reserve
+ * is set aside (worker_fd_reserve: listeners, epolls, eventfds, DNS
+ * sockets, logs); the rest, the fd budget, is counted as
+ *
+ *     2 per client connection (itself, and room for its server connection)
+ *   + idle pooled upstream connections      (upstream_pool_idle, per worker)
+ *   + pipe descriptors, in use and idle     (pipe_pool_fds, per worker)
+ *
+ * from the connection count (one atomic) and the pools' counters (stats.h:
+ * written by their worker, read by the acceptor).  max_connections is
+ * lowered at start to fit; pipes take at most a quarter of the budget.
+ * When the acceptor finds too little room for one more client, it asks the
+ * workers to close idle pipes and idle pooled connections (the longest idle
+ * first) and waits a moment, instead of running into EMFILE.
  */
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
@@ -39,6 +54,19 @@ struct worker_stats {
 	stat_t accepted;
 	stat_t requests;	/* exchanges completed */
 	stat_t errors;		/* local error responses */
+	stat_t evicted;		/* idle upstream connections closed for descriptors */
+};
+
+/* Limits fixed at start from RLIMIT_NOFILE and the config
+ * (worker_limits_plan); the same for every worker. */
+struct worker_limits {
+	long nofile;		/* RLIMIT_NOFILE in force */
+	int fd_reserve;		/* set aside: worker_fd_reserve */
+	int fd_budget;		/* nofile - fd_reserve: clients, servers, pipes */
+	int max_connections;	/* the config's, lowered to fit fd_budget */
+	int pipe_fds_max;	/* per worker: a quarter of fd_budget shared out */
+	uint64_t pipe_memory;	/* per worker: bytes of pipe capacity (tunnel.h) */
+	uint32_t pipe_largest;	/* the largest pipe to ask for; 0: 1 MiB */
 };
 
 struct worker_conn;
@@ -87,6 +115,9 @@ struct worker {
 	struct worker_conn *dead;	/* closed this batch, freed after it */
 	stat_t nconns;			/* on the live list (readable from any thread) */
 	struct worker_stats stats;
+
+	atomic_int reclaim;		/* descriptors the acceptor asks us to close */
+	int fds_short;			/* as last seen: no idle pipe kept, none opened */
 };
 
 /* Prepare worker id (loop, resolver, pools) with a reference to cfg, a
@@ -109,6 +140,41 @@ int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, en
 /* Client connections of all workers, queued or started: the acceptor's
  * max_connections.  Any thread. */
 int worker_connection_count(void);
+
+/* --- descriptors and pipe memory ---------------------------------------------- */
+
+/* Descriptors sluice holds outside the fd budget, for nlisten listeners,
+ * nworkers workers and nresolvers DNS servers (worker.c itemises them). */
+int worker_fd_reserve(int nlisten, int nworkers, int nresolvers);
+
+/* The max_connections that fits fd_budget: the configured one, or less
+ * (each client may hold a server connection too). */
+int worker_max_connections(int configured, int fd_budget);
+
+/* The limits for nworkers workers under cfg (a snapshot) with RLIMIT_NOFILE
+ * nofile: the fd budget, max_connections, the pipe memory per worker (the
+ * user's pipe quota probed from /proc).  A lowered max_connections or
+ * tunnel_pipe_memory is logged as a warning.  0, or -1 with err filled when
+ * nofile leaves no room for a connection. */
+int worker_limits_plan(const struct config *cfg, int nworkers, long nofile, struct worker_limits *lim,
+		       char *err, size_t errlen);
+
+/* Before the first worker_init: lim holds for every worker, and the
+ * acceptor counts descriptors over workers[0..n).  Without it, nothing is
+ * limited but pipe memory (PIPE_MEMORY_DEFAULT). */
+void worker_limits_set(struct worker *workers, int n, const struct worker_limits *lim);
+const struct worker_limits *worker_limits(void);
+
+/* Acceptor thread: the descriptors counted against the budget now. */
+int worker_fds_in_use(void);
+
+/* Acceptor thread: descriptors are short by want.  Asks the workers to
+ * close as many idle ones (idle pipes, then idle pooled connections, the
+ * longest idle first), and to keep and open no pipe until
+ * worker_fds_relax.  Returns how many they were asked to close: 0 when
+ * none are idle. */
+int worker_fds_reclaim(int want);
+void worker_fds_relax(void);
 
 /* On the worker's thread: a connection started (on the live list) ... */
 void worker_conn_add(struct worker *w, struct worker_conn *c, const struct worker_conn_ops *ops);

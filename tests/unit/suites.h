@@ -21,6 +21,7 @@ Suite *body_suite(void);
 Suite *buf_suite(void);
 Suite *loop_suite(void);
 Suite *tunnel_suite(void);
+Suite *worker_suite(void);
 Suite *tls_hello_suite(void);
 Suite *intercept_suite(void);
 Suite *upstream_suite(void);

@@ -2,7 +2,9 @@
  * http_authority_parse() (src/http.c), the connect_ports and tunnel
  * directives and config_connect_port_allowed() (src/config.c), and
  * relay_init()/relay_move()/relay_release() with the pipe pool (src/tunnel.c)
- * driven over loopback TCP pairs (splice) and AF_UNIX socketpairs (copy).
+ * driven over loopback TCP pairs (splice) and AF_UNIX socketpairs (copy),
+ * and the pool's memory budget: the sizes of the pipes it hands out
+ * (F_GETPIPE_SZ) and pipe_budget_per_worker's arithmetic.
  *
  * The relay tests play the event loop: they set the readiness flags the way
  * epoll edges would and call relay_move() until nothing moves, with a bound
@@ -302,6 +304,29 @@ START_TEST(tunnel_directives)
 	ck_assert_int_eq(parse_conf(&c, "tunnel_splice on off\n", err, sizeof(err)), -1);
 	ck_assert_int_eq(parse_conf(&c, "tunnel_idle_timeout soon\n", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "tunnel_idle_timeout"));
+}
+END_TEST
+
+START_TEST(tunnel_pipe_memory_directive)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	ck_assert_uint_eq(c.tunnel_pipe_memory, 0); /* auto */
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(parse_conf(&c, "tunnel_pipe_memory 2m\n", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.tunnel_pipe_memory, 2u << 20);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(parse_conf(&c, "tunnel_pipe_memory 64k\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	/* below 64 KiB every pipe would be a page: refused, 0 is auto */
+	ck_assert_int_eq(parse_conf(&c, "tunnel_pipe_memory 63k\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "tunnel_pipe_memory"));
+	ck_assert_int_eq(parse_conf(&c, "tunnel_pipe_memory 0\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(parse_conf(&c, "tunnel_pipe_memory lots\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "tunnel_pipe_memory"));
 }
 END_TEST
 
@@ -808,6 +833,239 @@ START_TEST(relay_sink_gone_is_an_error)
 }
 END_TEST
 
+/* --- the pool's budget ------------------------------------------------------------------------ */
+
+static uint32_t pipe_size(int fd)
+{
+	int n = fcntl(fd, F_GETPIPE_SZ);
+	ck_assert_int_gt(n, 0);
+	return (uint32_t)n;
+}
+
+static uint32_t page_size(void)
+{
+	return (uint32_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Stalled directions under a small budget: the first pipes are the
+ * kernel's default (64 KiB) while they fit, every one beyond is one page;
+ * the pool counts exactly what the kernel says. */
+START_TEST(pipes_within_a_small_budget)
+{
+	enum { N = 8 };
+	const uint32_t budget = 256u << 10, page = page_size();
+	struct pipe_pool *pp = pipe_pool_new(4);
+	pipe_pool_set_budget(pp, budget, 0);
+	struct rig g[N];
+	uint64_t sum = 0;
+	uint32_t pages = 0;
+	for (int i = 0; i < N; i++) {
+		rig_open(&g[i], 1, 0, 0, pp);
+		jam(&g[i]);
+		ck_assert_int_ne(g[i].r.pipe[0], -1);
+		ck_assert_uint_gt(g[i].r.in_pipe, 0);
+		uint32_t sz = pipe_size(g[i].r.pipe[1]);
+		ck_assert_uint_eq(sz, g[i].r.pipe_cap);
+		ck_assert_uint_le(g[i].r.in_pipe, sz);
+		/* a stalled direction puts in at most twice what its sink took */
+		ck_assert_uint_lt(g[i].r.fill, 64u << 10);
+		sum += sz;
+		pages += sz == page;
+	}
+	ck_assert_uint_eq(pipe_pool_bytes(pp), sum);
+	ck_assert_uint_eq(pipe_pool_fds(pp), 2 * N);
+	ck_assert_uint_le(sum, budget + N * page);
+	ck_assert_uint_ge(pages, N - budget / (64u << 10));
+	/* the first went beyond 64 KiB only while under half the budget */
+	ck_assert_uint_ge(pipe_size(g[0].r.pipe[1]), 64u << 10);
+	ck_assert_uint_le(pipe_size(g[0].r.pipe[1]), budget / 2);
+	/* released with bytes inside: closed, and the count comes back */
+	for (int i = 0; i < N; i++)
+		rig_close(&g[i]);
+	ck_assert_uint_eq(pipe_pool_bytes(pp), 0);
+	ck_assert_uint_eq(pipe_pool_fds(pp), 0);
+	pipe_pool_free(pp);
+}
+END_TEST
+
+/* Push as much as the source takes, relay, read everything, until total
+ * bytes went through (checked at the reader).  Returns the largest pipe
+ * the relay held meanwhile. */
+static uint32_t stream(struct rig *g, size_t total)
+{
+	uint32_t largest = 0;
+	static uint8_t chunk[1 << 20];
+	size_t in = 0, out = 0;
+	for (int i = 0; i < ROUNDS_MAX && out < total; i++) {
+		for (;;) {
+			size_t k = total - in < sizeof(chunk) ? total - in : sizeof(chunk);
+			if (k == 0)
+				break;
+			for (size_t j = 0; j < k; j++)
+				chunk[j] = pat(in + j);
+			ssize_t w = send(g->writer, chunk, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w <= 0)
+				break;
+			in += (size_t)w;
+		}
+		int moved;
+		ck_assert_int_ne(step(g, &moved), RELAY_ERROR);
+		if (g->r.pipe[0] >= 0 && g->r.pipe_cap > largest) {
+			ck_assert_uint_eq(pipe_size(g->r.pipe[1]), g->r.pipe_cap);
+			largest = g->r.pipe_cap;
+		}
+		uint8_t got[65536];
+		ssize_t n;
+		while ((n = recv(g->reader, got, sizeof(got), MSG_DONTWAIT)) > 0) {
+			size_t bad = first_wrong(got, (size_t)n, out);
+			ck_assert_msg(bad == (size_t)n, "byte %zu differs", out + bad);
+			out += (size_t)n;
+		}
+	}
+	ck_assert_uint_eq(out, total);
+	return largest;
+}
+
+/* A flowing direction's pipe grows to 1 MiB when the budget allows (the
+ * one-stream throughput depends on it), or to the largest asked for. */
+START_TEST(flowing_pipe_grows_within_the_budget)
+{
+	uint32_t largest[] = { 0, 128u << 10 }, want[] = { 1u << 20, 128u << 10 };
+	for (int k = 0; k < 2; k++) {
+		struct pipe_pool *pp = pipe_pool_new(4);
+		pipe_pool_set_budget(pp, 64u << 20, largest[k]);
+		struct rig g;
+		rig_open(&g, 1, 0, 0, pp);
+		int big = 8 << 20;
+		setsockopt(g.dst, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+		setsockopt(g.reader, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+		uint32_t seen = 0;
+		for (int i = 0; i < 16 && seen < want[k]; i++) {
+			uint32_t n = stream(&g, 4u << 20);
+			seen = n > seen ? n : seen;
+		}
+		ck_assert_uint_eq(seen, want[k]);
+		rig_close(&g);
+		pipe_pool_free(pp);
+	}
+}
+END_TEST
+
+/* Half of the budget for pipes above the default: under budget/2 a pipe
+ * grows, beyond it a flowing direction keeps 64 KiB. */
+START_TEST(big_pipes_take_half_the_budget)
+{
+	struct pipe_pool *pp = pipe_pool_new(4);
+	pipe_pool_set_budget(pp, 1u << 20, 0);
+	struct rig a, b;
+	rig_open(&a, 1, 0, 0, pp);
+	rig_open(&b, 1, 0, 0, pp);
+	int big = 8 << 20;
+	setsockopt(a.dst, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	setsockopt(a.reader, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	jam(&b); /* b holds a 64 or 128 KiB pipe (its sink took a first fill whole) */
+	ck_assert_uint_ge(b.r.pipe_cap, 64u << 10);
+	ck_assert_uint_le(b.r.pipe_cap, 128u << 10);
+	uint32_t seen = 0;
+	for (int i = 0; i < 8; i++) {
+		uint32_t n = stream(&a, 2u << 20);
+		seen = n > seen ? n : seen;
+	}
+	/* with b's pipe, a may grow to 256 KiB (at most 512 KiB in all), not 512 */
+	ck_assert_uint_eq(seen, 256u << 10);
+	ck_assert_uint_le(pipe_pool_bytes(pp), 1u << 20);
+	rig_close(&a);
+	rig_close(&b);
+	pipe_pool_free(pp);
+}
+END_TEST
+
+static int deny(void *arg, int n)
+{
+	(void)arg;
+	(void)n;
+	return 0;
+}
+
+/* No descriptor for a pipe: the bytes are copied, none lost. */
+START_TEST(no_pipe_without_descriptors)
+{
+	struct pipe_pool *pp = pipe_pool_new(4);
+	pipe_pool_set_gate(pp, deny, NULL);
+	struct rig g;
+	rig_open(&g, 1, 1, 0, pp);
+	ck_assert_uint_eq(transfer(&g, 0, 1u << 20), 1u << 20);
+	ck_assert_int_eq(g.r.pipe[0], -1);
+	ck_assert_int_eq(g.r.no_splice, 0); /* asked again next time */
+	ck_assert_uint_eq(pipe_pool_fds(pp), 0);
+	rig_close(&g);
+	pipe_pool_free(pp);
+}
+END_TEST
+
+/* pipe_pool_keep: idle pipes beyond the new bound are closed, the counts
+ * follow, and none is kept until it is raised again. */
+START_TEST(pipe_pool_keep_closes_idle_pipes)
+{
+	struct pipe_pool *pp = pipe_pool_new(4);
+	struct rig g;
+	rig_open(&g, 1, 1, 0, pp);
+	ck_assert_uint_eq(transfer(&g, 0, 200000), 200000);
+	int moved;
+	ck_assert_int_eq(step(&g, &moved), RELAY_IDLE);
+	ck_assert_uint_eq(pipe_pool_idle(pp), 1);
+	ck_assert_uint_eq(pipe_pool_fds(pp), 2);
+	ck_assert_uint_gt(pipe_pool_bytes(pp), 0);
+	ck_assert_uint_eq(pipe_pool_keep(pp, 0), 2);
+	ck_assert_uint_eq(pipe_pool_idle(pp), 0);
+	ck_assert_uint_eq(pipe_pool_fds(pp), 0);
+	ck_assert_uint_eq(pipe_pool_bytes(pp), 0);
+	ck_assert_uint_eq(transfer(&g, 200000, 200000), 200000);
+	ck_assert_int_eq(step(&g, &moved), RELAY_IDLE);
+	ck_assert_uint_eq(pipe_pool_idle(pp), 0); /* closed, not kept */
+	ck_assert_uint_eq(pipe_pool_fds(pp), 0);
+	ck_assert_uint_eq(pipe_pool_keep(pp, 100), 0); /* at most max */
+	ck_assert_uint_eq(transfer(&g, 400000, 200000), 200000);
+	ck_assert_int_eq(step(&g, &moved), RELAY_IDLE);
+	ck_assert_uint_eq(pipe_pool_idle(pp), 1);
+	rig_close(&g);
+	pipe_pool_free(pp);
+}
+END_TEST
+
+START_TEST(pipe_budget_arithmetic)
+{
+	struct pipe_quota root = { .privileged = 1, .user_pages = 16384, .max_size = 1u << 20, .page = 4096 };
+	struct pipe_quota user = { .privileged = 0, .user_pages = 16384, .max_size = 1u << 20, .page = 4096 };
+	struct pipe_quota free_user = { .privileged = 0, .user_pages = 0, .max_size = 1u << 20, .page = 4096 };
+	int lowered;
+	/* privileged: the quota does not apply */
+	ck_assert_uint_eq(pipe_budget_per_worker(0, 2, &root, &lowered), PIPE_MEMORY_DEFAULT);
+	ck_assert_int_eq(lowered, 0);
+	ck_assert_uint_eq(pipe_budget_per_worker(8u << 20, 2, &root, &lowered), 8u << 20);
+	ck_assert_uint_eq(pipe_budget_per_worker(1u << 30, 64, &root, &lowered), 1u << 30);
+	ck_assert_int_eq(lowered, 0);
+	/* unprivileged: three quarters of 64 MiB / 2 workers = 24 MiB each */
+	ck_assert_uint_eq(pipe_budget_per_worker(0, 2, &user, &lowered), 24u << 20);
+	ck_assert_int_eq(lowered, 0); /* auto is not "lowered" */
+	ck_assert_uint_eq(pipe_budget_per_worker(64u << 20, 2, &user, &lowered), 24u << 20);
+	ck_assert_int_eq(lowered, 1);
+	ck_assert_uint_eq(pipe_budget_per_worker(16u << 20, 2, &user, &lowered), 16u << 20);
+	ck_assert_int_eq(lowered, 0);
+	ck_assert_uint_eq(pipe_budget_per_worker(0, 1, &user, &lowered), 48u << 20);
+	ck_assert_uint_eq(pipe_budget_per_worker(0, 1024, &user, &lowered), 48u << 10);
+	ck_assert_uint_eq(pipe_budget_per_worker(0, 0, &user, &lowered), 48u << 20);
+	/* no quota configured */
+	ck_assert_uint_eq(pipe_budget_per_worker(0, 2, &free_user, &lowered), PIPE_MEMORY_DEFAULT);
+	ck_assert_int_eq(lowered, 0);
+
+	struct pipe_quota q;
+	pipe_quota_probe(&q);
+	ck_assert_uint_eq(q.page, page_size());
+	ck_assert_uint_ge(q.max_size, q.page);
+}
+END_TEST
+
 Suite *tunnel_suite(void)
 {
 	Suite *s = suite_create("tunnel");
@@ -831,6 +1089,7 @@ Suite *tunnel_suite(void)
 	tcase_add_test(tc, connect_ports_space_separated_up_to_the_limit);
 	tcase_add_test(tc, connect_ports_long_value_is_not_cut);
 	tcase_add_test(tc, tunnel_directives);
+	tcase_add_test(tc, tunnel_pipe_memory_directive);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("relay");
@@ -848,6 +1107,16 @@ Suite *tunnel_suite(void)
 	tcase_add_test(tc, pipe_pool_is_bounded);
 	tcase_add_test(tc, relay_source_reset_is_an_error);
 	tcase_add_test(tc, relay_sink_gone_is_an_error);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pipe_budget");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, pipes_within_a_small_budget);
+	tcase_add_test(tc, flowing_pipe_grows_within_the_budget);
+	tcase_add_test(tc, big_pipes_take_half_the_budget);
+	tcase_add_test(tc, no_pipe_without_descriptors);
+	tcase_add_test(tc, pipe_pool_keep_closes_idle_pipes);
+	tcase_add_test(tc, pipe_budget_arithmetic);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@ int main(void)
 	srunner_add_suite(sr, buf_suite());
 	srunner_add_suite(sr, loop_suite());
 	srunner_add_suite(sr, tunnel_suite());
+	srunner_add_suite(sr, worker_suite());
 	srunner_add_suite(sr, tls_hello_suite());
 	srunner_add_suite(sr, intercept_suite());
 	srunner_add_suite(sr, upstream_suite());
