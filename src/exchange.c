@@ -228,13 +228,11 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
  * turns the connection into a tunnel. */
 static void keep_upgrade(struct session *s, struct http_head *h)
 {
-	int up = http_find(h, "Upgrade");
 	/* RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored */
-	if (up < 0 || !(h->conn_tokens & HTTP_CONN_UPGRADE) || h->minor == 0)
+	if (!(h->conn_tokens & HTTP_CONN_UPGRADE) || h->minor == 0)
 		return;
-	h->hdr[up].drop = 0;
-	h->keep_upgrade = 1;
-	s->x.tunnel = T_UPGRADE;
+	if (http_keep_upgrade(h))
+		s->x.tunnel = T_UPGRADE;
 }
 
 /* CONNECT host:port: check the port, then connect; "200 Connection
@@ -454,10 +452,8 @@ static void on_switching_protocols(struct session *s, struct http_head *h)
 		exchange_error(s, 502, "upstream switched protocols before the request was sent");
 		return;
 	}
-	int up = http_find(h, "Upgrade");
-	if (up >= 0)
-		h->hdr[up].drop = 0;
-	h->keep_upgrade = 1;
+	http_keep_upgrade(h);
+	h->keep_upgrade = 1; /* Connection: upgrade, with or without the name */
 	if (http_write_response(s->ohead, h, s->cfg->via_name, HTTP_CONN_AS_IS) == -1) {
 		exchange_error(s, 502, "response head too large");
 		return;

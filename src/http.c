@@ -380,6 +380,20 @@ int http_connection_auth(const struct http_head *h)
 	return found;
 }
 
+int http_keep_upgrade(struct http_head *h)
+{
+	h->keep_upgrade = 0;
+	for (uint32_t i = 0; i < h->nhdr; i++) {
+		struct http_hdr *x = &h->hdr[i];
+		if (!SPAN_IS(h, x->name, "Upgrade"))
+			continue;
+		x->drop = x->value.len == 0;
+		if (x->value.len > 0)
+			h->keep_upgrade = 1;
+	}
+	return h->keep_upgrade;
+}
+
 int http_keeps_alive(const struct http_head *h)
 {
 	if (h->major == 1 && h->minor >= 1)

@@ -112,6 +112,12 @@ int http_span_eq(const struct http_head *h, struct http_span s, const char *name
 /* Index of the first header named name, or -1. */
 int http_find(const struct http_head *h, const char *name);
 
+/* Let the Upgrade lines with a value through (hop-by-hop marked them),
+ * drop empty ones, and set keep_upgrade when one went through.  Returns
+ * whether one did: an empty Upgrade names no protocol, and a next hop that
+ * reads only the first line would see none. */
+int http_keep_upgrade(struct http_head *h);
+
 /* How the body of the message h heads is delimited (RFC 9112 6.3): for a
  * request from its own head; for a response also from whether it answers
  * a HEAD request.  1xx, 204 and 304 responses have none. */

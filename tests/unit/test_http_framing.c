@@ -231,6 +231,28 @@ START_TEST(connection_auth_is_recognised)
 }
 END_TEST
 
+/* An Upgrade with no protocol in it is no upgrade, and goes nowhere; the
+ * Upgrade lines with a value go through (a next hop reading only the first
+ * line must not meet an empty one first). */
+START_TEST(empty_upgrade_lines_are_dropped)
+{
+	struct parsed p;
+	ck_assert_int_eq(parse(&p, "GET http://h/ HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: \r\n\r\n", 1), HTTP_OK);
+	http_mark_hop_by_hop(&p.h);
+	ck_assert(!http_keep_upgrade(&p.h));
+	ck_assert(!p.h.keep_upgrade);
+	ck_assert_int_eq(p.hdr[1].drop, 1);
+	ck_assert_int_eq(parse(&p, "GET http://h/ HTTP/1.1\r\nConnection: upgrade\r\nUpgrade:\r\n"
+				   "Upgrade: websocket\r\n\r\n", 1), HTTP_OK);
+	http_mark_hop_by_hop(&p.h);
+	ck_assert(http_keep_upgrade(&p.h));
+	ck_assert_int_eq(p.hdr[1].drop, 1);
+	ck_assert_int_eq(p.hdr[2].drop, 0);
+	ck_assert_str_eq(rewrite("GET http://h/ HTTP/1.1\r\nUpgrade:\r\nUpgrade: websocket\r\n\r\n", 1, 0),
+			 "GET / HTTP/1.1\r\nHost: h\r\nVia: 1.1 sluice\r\n\r\n"); /* no Connection: upgrade */
+}
+END_TEST
+
 /* --- framing headers written anew ------------------------------------------------------------ */
 
 START_TEST(framing_headers_are_written_canonical)
@@ -274,6 +296,7 @@ void http_framing_add_tcases(Suite *s)
 	tcase_add_test(tc, response_bodies);
 	tcase_add_test(tc, keep_alive_by_version_and_connection);
 	tcase_add_test(tc, connection_auth_is_recognised);
+	tcase_add_test(tc, empty_upgrade_lines_are_dropped);
 	tcase_add_test(tc, framing_headers_are_written_canonical);
 	tcase_add_test(tc, framing_headers_can_be_left_out);
 	suite_add_tcase(s, tc);
