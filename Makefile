@@ -57,7 +57,7 @@ help:
 	@echo "make tsan-test  the end-to-end tests on a ThreadSanitizer build (build-tsan/)"
 	@echo "make bench      sluice vs direct, squid, tinyproxy, Traffic Server, nginx, HAProxy (bench/README.md)"
 	@echo "make soak       30 minutes of mixed traffic, RSS and fds watched (bench/soak; soak-asan: 3 min, ASan)"
-	@echo "make fuzz       fuzz the TLS ClientHello reader (ASan+UBSan; libFuzzer too with clang)"
+	@echo "make fuzz       every fuzz target, gcc driver and libFuzzer, ASan+UBSan (tests/fuzz/README.md)"
 	@echo "make install    install the binary, example config and systemd unit under DESTDIR"
 
 # --- dependencies ---------------------------------------------------------------
@@ -196,37 +196,75 @@ clean:
 	rm -rf build build-asan build-tsan
 
 # --- fuzzing --------------------------------------------------------------------
-# The TLS ClientHello reader against the promises in tests/common/hello_check.h:
-# FUZZ_ITERATIONS inputs mutated from tests/fuzz/corpus/ by a gcc build with
-# ASan and UBSan (tests/fuzz/driver.c; the same FUZZ_SEED gives the same
-# inputs), then, when clang is there, as long again under libFuzzer, whose
-# new inputs go to $(BUILD)/fuzz-corpus/ (not into the repository).
-FUZZ_ITERATIONS ?= 200000
+# Every target in FUZZ_TARGETS is tests/fuzz/fuzz_NAME.c (a libFuzzer entry
+# point that aborts on a broken promise, tests/fuzz/README.md), seeded from
+# tests/fuzz/corpus/NAME/ and, when there is one, tests/fuzz/dict/NAME.dict.
+# It is built twice against all of src/ but main.c, and llhttp, with ASan
+# and UBSan: $(BUILD)/fuzz_NAME with gcc and tests/fuzz/driver.c, which
+# runs FUZZ_ITERATIONS inputs mutated deterministically from the seeds (the
+# same FUZZ_SEED gives the same inputs), and $(BUILD)/fuzz_NAME_libfuzzer
+# with clang, run for as many inputs or FUZZ_TIME seconds, whichever ends
+# first; its new inputs go to $(BUILD)/fuzz-corpus/NAME/ (not into the
+# repository).  `make fuzz` fails on any finding and prints the reproducer.
+# Adding a target is adding its name here.
+FUZZ_TARGETS    := tls_hello config authority request response body
+FUZZ_ITERATIONS ?= 500000
 FUZZ_SEED       ?= 1
+FUZZ_TIME       ?= 15
+# the long run (README "Long run"): libFuzzer only, FUZZ_LONG_TIME s a target
+FUZZ_LONG_TIME  ?= 720
+FUZZ_DEBS  := clang libclang-rt-14-dev
 FUZZ_SAN   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRCS  := tests/fuzz/fuzz_tls_hello.c src/tls_hello.c
-FUZZ_DEPS  := $(FUZZ_SRCS) $(wildcard tests/fuzz/*.h tests/common/*.h) include/sluice/tls_hello.h
+FUZZ_FLAGS  = $(CPPFLAGS) -DSLUICE_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+              -std=gnu11 $(WARN) $(FUZZ_SAN) -pthread
+FUZZ_LLHTTP_FLAGS = -std=gnu11 $(FUZZ_SAN) $(LLHTTP_FLAGS) -I$(LLHTTP_INC)
+FUZZ_LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/fuzz/$(1)/src/%.o) \
+                $(LLHTTP_OBJS:$(BUILD)/llhttp/%=$(BUILD)/fuzz/$(1)/llhttp/%)
+FUZZ_HDRS  := tests/fuzz/target.h $(wildcard tests/common/*.h include/sluice/*.h)
 
-$(BUILD)/fuzz_tls_hello: tests/fuzz/driver.c $(FUZZ_DEPS)
+.PHONY: deps-fuzz fuzz-long
+
+# the library every target links, once per compiler; the linker takes the
+# objects a target needs from it
+$(BUILD)/fuzz/gcc/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(FUZZ_SAN) -o $@ tests/fuzz/driver.c $(FUZZ_SRCS)
+	$(CC) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/fuzz_tls_hello_libfuzzer: $(FUZZ_DEPS)
+$(BUILD)/fuzz/gcc/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -std=gnu11 $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $(FUZZ_SRCS)
+	$(CC) $(FUZZ_LLHTTP_FLAGS) -MMD -MP -c -o $@ $<
 
-fuzz:
-	$(MAKE) $(BUILD)/fuzz_tls_hello
-	FUZZ_CRASH_FILE=$(BUILD)/fuzz-crash.bin ./$(BUILD)/fuzz_tls_hello $(FUZZ_SEED) $(FUZZ_ITERATIONS) tests/fuzz/corpus
-	@if command -v clang >/dev/null 2>&1; then \
-	  $(MAKE) $(BUILD)/fuzz_tls_hello_libfuzzer || exit 1; \
-	  mkdir -p $(BUILD)/fuzz-corpus; \
-	  echo "fuzz: libFuzzer, $(FUZZ_ITERATIONS) runs at most, log in $(BUILD)/fuzz-libfuzzer.log"; \
-	  ./$(BUILD)/fuzz_tls_hello_libfuzzer -seed=$(FUZZ_SEED) -runs=$(FUZZ_ITERATIONS) -max_total_time=20 \
-	    -max_len=17000 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz- \
-	    $(BUILD)/fuzz-corpus tests/fuzz/corpus 2>$(BUILD)/fuzz-libfuzzer.log \
-	    || { tail -n 60 $(BUILD)/fuzz-libfuzzer.log; exit 1; }; \
-	  grep -E '^(Done|stat::(number_of_executed_units|new_units_added|peak_rss_mb))' $(BUILD)/fuzz-libfuzzer.log; \
-	else \
-	  echo "fuzz: no clang, so no libFuzzer run (the gcc driver above is the fuzz pass)"; \
-	fi
+$(BUILD)/fuzz/clang/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/clang/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_LLHTTP_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/gcc/libsluice.a: $(call FUZZ_LIB_OBJS,gcc)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/clang/libsluice.a: $(call FUZZ_LIB_OBJS,clang)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(FUZZ_HDRS) $(BUILD)/fuzz/gcc/libsluice.a
+	$(CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/driver.c $< $(BUILD)/fuzz/gcc/libsluice.a $(LDLIBS)
+
+$(BUILD)/fuzz_%_libfuzzer: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(BUILD)/fuzz/clang/libsluice.a
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/clang/libsluice.a $(LDLIBS)
+
+-include $(wildcard $(BUILD)/fuzz/*/*/*.d)
+
+# clang and libFuzzer (in libclang-rt-14-dev, only recommended by clang)
+deps-fuzz: deps
+	$(call need_debs,$(FUZZ_DEBS))
+
+fuzz: deps-fuzz
+	$(MAKE) $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%) $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%_libfuzzer)
+	tests/fuzz/run $(BUILD) $(FUZZ_SEED) $(FUZZ_ITERATIONS) $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+# An hour of one core with the defaults; run it under nice (README).
+fuzz-long: deps-fuzz
+	$(MAKE) $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%_libfuzzer)
+	tests/fuzz/run --libfuzzer-only $(BUILD) $(FUZZ_SEED) -1 $(FUZZ_LONG_TIME) $(FUZZ_TARGETS)

@@ -4,7 +4,7 @@
  * tests/fuzz/) against the parser's promises (tests/common/hello_check.h).
  *
  * The real hellos were captured on loopback with tests/fuzz/capture-hello.pl
- * (OpenSSL 3.0.19, curl 7.88.1); tests/fuzz/corpus/ has the same bytes. */
+ * (OpenSSL 3.0.19, curl 7.88.1); tests/fuzz/corpus/tls_hello/ has the same bytes. */
 #include <stdio.h>
 #include <string.h>
 
