@@ -669,6 +669,10 @@ static void server_eof(struct session *s, int err)
 		s->x.retried = 1;
 		s->x.reused = 0;
 		s->x.rhead_sent = 0;
+		/* a write that failed on the dead connection said "close the
+		 * client after this" (the rest of a body could not be skipped);
+		 * nothing was sent or answered yet, so the retry is invisible */
+		s->close_after = 0;
 		if (s->server.in)
 			s->server.in->start = s->server.in->parsed = s->server.in->end = 0;
 		response_parser_init(s);

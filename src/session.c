@@ -106,6 +106,14 @@ void session_close(struct session *s)
 		relay_release(&s->r_up, w->pipes, &w->bufs);
 		relay_release(&s->r_down, w->pipes, &w->bufs);
 	}
+	/* A server connection still held here was cut in the middle (an
+	 * exchange ends by letting it go, a tunnel by both directions being
+	 * done): what is still queued for a server that stopped reading is
+	 * dropped with a reset rather than retried for minutes. */
+	if (s->up && !(s->tunnel_live && s->r_up.done && s->r_down.done)) {
+		upstream_cut(s->up);
+		s->up = NULL;
+	}
 	session_drop_upstream(s);
 	if (s->pinned) {
 		upstream_close(s->pinned);
@@ -575,6 +583,19 @@ void session_pump(struct session *s)
 static void on_client(struct io *io, uint32_t events)
 {
 	struct session *s = (struct session *)io;
+	/* An error on the client's socket (a reset) ends the session now:
+	 * nothing can reach the client any more, and when sluice is neither
+	 * reading from it (its buffer full) nor writing to it, no read or
+	 * write would ever find out. */
+	if (events & EPOLLERR) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(s->client.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+			s->x.rec.reason = s->x.rec.reason ? s->x.rec.reason : "client connection reset";
+			session_close(s);
+			return;
+		}
+	}
 	side_event(&s->client, events);
 	session_pump(s);
 }

@@ -7,6 +7,8 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -321,6 +323,16 @@ void upstream_close(struct upstream *u)
 	u->owner = NULL;
 	u->next = p->dead;
 	p->dead = u;
+}
+
+void upstream_cut(struct upstream *u)
+{
+	int queued = 0;
+	if (u->io.fd >= 0 && ioctl(u->io.fd, SIOCOUTQ, &queued) == 0 && queued > 0) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(u->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	upstream_close(u);
 }
 
 void upstream_reap(struct upstream_pool *p)

@@ -109,6 +109,12 @@ int upstream_unpin(struct upstream *u, const char *key, upstream_cb cb, void *ow
 
 /* Close the socket now, free the object at the next upstream_reap(). */
 void upstream_close(struct upstream *u);
+/* The same for a connection cut in the middle of an exchange or a tunnel:
+ * when bytes are still queued for the server, with a reset (SO_LINGER 0)
+ * instead of a FIN, or the kernel would keep trying to deliver them to a
+ * server that stopped reading, in FIN-WAIT-1, for minutes; with nothing
+ * queued the server sees a plain end. */
+void upstream_cut(struct upstream *u);
 void upstream_reap(struct upstream_pool *p);
 
 /* --- addresses that failed lately (pure; the pool keeps one table) ---------------- */

@@ -282,6 +282,37 @@ nonpipe_fds() {
 	echo $((total - pipes))
 }
 
+# full_pipes PID: how many of the pipes PID holds have bytes in them (each
+# pipe counted once), or "?" when they cannot be looked at (pidfd_getfd:
+# Linux 5.6, and root).  An idle pooled pipe is empty: once traffic has
+# settled, a pipe with bytes in it is one that was forgotten with them.
+full_pipes() {
+	perl -e '
+		my $pid = $ARGV[0] + 0;
+		my $pidfd = syscall(434, $pid, 0);             # pidfd_open
+		if ($pidfd < 0) { print "?\n"; exit 0; }
+		my (%seen, $full);
+		opendir(my $d, "/proc/$pid/fd") or do { print "?\n"; exit 0; };
+		for my $n (grep { /^\d+$/ } readdir($d)) {
+			my $l = readlink("/proc/$pid/fd/$n") // next;
+			next unless $l =~ /^pipe:\[(\d+)\]$/ && !$seen{$1}++;
+			my $fd = syscall(438, $pidfd + 0, $n + 0, 0);  # pidfd_getfd
+			if ($fd < 0) { print "?\n"; exit 0; }
+			open(my $fh, "<&=", $fd) or next;
+			my $bytes = pack("L", 0);
+			$full++ if ioctl($fh, 0x541B, $bytes) && unpack("L", $bytes) > 0;   # FIONREAD
+			close($fh);
+		}
+		print(($full // 0), "\n");' "$1"
+}
+
+# fd_kinds PID: what PID's descriptors are, counted by kind, for messages
+# ("40 socket, 3 anon_inode:[eventpoll], ...")
+fd_kinds() {
+	find "/proc/$1/fd" -mindepth 1 -printf '%l\n' 2>/dev/null | sed 's/:\[[0-9]*\]$//; s/^\/.*/file/' |
+		sort | uniq -c | sort -rn | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'
+}
+
 # fds_at_most PID N: PID holds at most N descriptors other than pipes.
 fds_at_most() { [ "$(nonpipe_fds "$1")" -le "$2" ]; }
 
@@ -293,6 +324,20 @@ conns_to() {
 
 # conns_to_is PID PORT N
 conns_to_is() { [ "$(conns_to "$1" "$2")" -eq "$3" ]; }
+
+# rss_slack: set RSS_SLACK_KB, how much sluice's RSS may grow over a
+# warmed-up baseline across a fault: 1 MiB.  Under ASan or TSan RSS says
+# nothing about leaks (freed memory sits in quarantine, shadow memory
+# grows), so there the check is off; under ASan, LeakSanitizer reports
+# leaks at exit instead, and cleanup fails the test on its report.
+rss_slack() {
+	if grep -qE 'lib(a|t)san' "/proc/$SLUICE_PID/maps" 2>/dev/null; then
+		RSS_SLACK_KB=$((1 << 30))
+		echo "# sanitizer build: RSS growth not checked (under ASan, LeakSanitizer reports leaks at exit)"
+	else
+		RSS_SLACK_KB=1024
+	fi
+}
 
 # control_start N URL SIZE: N clients fetch URL (a /bytes/SIZE route of a
 # healthy origin) through $PROXY, one connection per request, about 15 a
@@ -344,8 +389,8 @@ control_stop() {
 	done
 }
 
-# rst_client: perl code for the fault tests' raw clients (loaded with -e).
-# rst($sock) closes a socket with a reset (SO_LINGER 0) instead of a FIN.
+# RST_PERL: perl code the fault tests put at the top of their raw clients;
+# its rst($sock) closes a socket with a reset (SO_LINGER 0), not a FIN.
 RST_PERL='use strict; use warnings; use Socket; use IO::Socket::INET; use IO::Select; use Time::HiRes qw(time);
 sub rst { my $s = shift; setsockopt($s, SOL_SOCKET, SO_LINGER, pack("ii", 1, 0)); close($s); }'
 
@@ -451,3 +496,32 @@ request() {
 	} >&"$C"
 }
 
+
+# dnsmasq_at PORT HOSTSFILE TTL TAG [DNSMASQ OPTIONS...]: start_dnsmasq_opts
+# on a port of the test's choosing (0: a free one), so that a test can kill
+# its DNS server and start another on the same port; log in
+# $T/dnsmasq-TAG.log.  Sets DNS_PORT, DNS_PID and DNS_LOG.
+dnsmasq_at() {
+	command -v dnsmasq >/dev/null || skip "dnsmasq missing"
+	local want=$1 hosts=$2 ttl=$3 tag=$4 try port
+	shift 4
+	DNS_LOG="$T/dnsmasq-$tag.log"
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		port=$want
+		[ "$port" != 0 ] || port=$(( 20000 + (RANDOM % 30000) ))
+		rm -f "$DNS_LOG"
+		dnsmasq --keep-in-foreground --user=root --port="$port" --listen-address=127.0.0.1 \
+			--bind-interfaces --no-resolv --no-hosts --no-poll --addn-hosts="$hosts" \
+			--local=/sluice.test/ --local-ttl="$ttl" --neg-ttl="$ttl" --log-queries \
+			--log-facility="$DNS_LOG" --pid-file="$T/dnsmasq-$tag.pid" "$@" 2>"$T/dnsmasq-$tag.err" &
+		DNS_PID=$!
+		if wait_for 5 grep -q "started" "$DNS_LOG" && kill -0 "$DNS_PID" 2>/dev/null; then
+			PIDS+=("$DNS_PID")
+			DNS_PORT=$port
+			return 0
+		fi
+		kill "$DNS_PID" 2>/dev/null; wait "$DNS_PID" 2>/dev/null
+		[ "$want" = 0 ] || [ "$try" -lt 3 ] || break
+	done
+	fail "dnsmasq ($tag) did not start on port $port: $(cat "$T/dnsmasq-$tag.err")"
+}

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -101,6 +103,10 @@ enum route {
 	RT_BYTES, RT_CHUNKED, RT_CLOSE, RT_ECHO, RT_STATUS, RT_EARLY,
 	RT_HANG, RT_TRUNCATE, RT_RESET, RT_GARBAGE, RT_HOPBYHOP, RT_SLOWBODY,
 	RT_LATE,
+	/* faults: the connection ends with a reset (SO_LINGER 0) at a chosen
+	 * phase; /stall-body never reads a request body */
+	RT_RST_HEAD, RT_RST_BODY, RT_RST_CHUNKED, RT_RST_AFTER, RT_RST_IDLE,
+	RT_STALL_BODY,
 };
 
 static const struct route_def {
@@ -115,6 +121,12 @@ static const struct route_def {
 	{ "/truncate/", RT_TRUNCATE, true  },
 	{ "/slowbody/", RT_SLOWBODY, true  },
 	{ "/late/",     RT_LATE,     true  },
+	{ "/rst-head/",    RT_RST_HEAD,    true  },
+	{ "/rst-body/",    RT_RST_BODY,    true  },
+	{ "/rst-chunked/", RT_RST_CHUNKED, true  },
+	{ "/rst-after/",   RT_RST_AFTER,   true  },
+	{ "/rst-idle/",    RT_RST_IDLE,    true  },
+	{ "/stall-body",   RT_STALL_BODY,  false },
 	{ "/echo",      RT_ECHO,     false },
 	{ "/early",     RT_EARLY,    false },
 	{ "/hang",      RT_HANG,     false },
@@ -1026,6 +1038,139 @@ static enum action h_slowbody(struct conn *c, struct request *rq, uint64_t n)
 	return after_response(rq);
 }
 
+/* --- faults: a reset (SO_LINGER 0, then close) at a chosen phase ------ */
+
+/* The first n bytes of a response head (n < its length), then a reset:
+ * the peer never gets a complete head. */
+static enum action h_rst_head(struct conn *c, struct request *rq, uint64_t n)
+{
+	char head[256];
+	int len = snprintf(head, sizeof head,
+			   "HTTP/1.1 200 OK\r\nServer: origin\r\nX-Conn-Id: %lu\r\n"
+			   "X-Req-Num: %lu\r\nContent-Type: text/plain\r\n"
+			   "Content-Length: 100\r\n\r\n", c->id, c->req_num);
+
+	if (n >= (uint64_t)len)
+		n = (uint64_t)len - 1;
+	if (n > 0 && send_all(c->fd, head, (size_t)n) < 0)
+		return ACT_ABORT;
+	return ACT_RESET;
+}
+
+/* A head promising n bytes (Content-Length), half of them, then a reset. */
+static enum action h_rst_body(struct conn *c, struct request *rq, uint64_t n)
+{
+	if (send_head(c, rq, 200, NULL, (int64_t)n, false, CH_AUTO) < 0)
+		return ACT_ABORT;
+	if (!rq->is_head && send_pattern(c->fd, n / 2, IO_PIECE, 0) < 0)
+		return ACT_ABORT;
+	return ACT_RESET;
+}
+
+/* A chunked body of n bytes cut by a reset in the middle of a chunk
+ * (after half of them). */
+static enum action h_rst_chunked(struct conn *c, struct request *rq, uint64_t n)
+{
+	char buf[32 + RESP_CHUNK];
+	uint64_t cut = n / 2;
+
+	if (send_head(c, rq, 200, NULL, -1, true, CH_AUTO) < 0)
+		return ACT_ABORT;
+	if (rq->is_head)
+		return ACT_RESET;
+	for (uint64_t off = 0; off < n;) {
+		size_t k = n - off < RESP_CHUNK ? (size_t)(n - off) : RESP_CHUNK;
+		size_t hl = (size_t)snprintf(buf, sizeof buf, "%zx\r\n", k);
+		size_t part = k;
+
+		if (off + k > cut)
+			part = (size_t)(cut - off); /* this chunk is the last, cut short */
+		pattern_fill(buf + hl, off, part);
+		if (send_all(c->fd, buf, hl + part) < 0)
+			return ACT_ABORT;
+		if (part < k)
+			break;
+		if (send_str(c->fd, "\r\n") < 0)
+			return ACT_ABORT;
+		off += k;
+	}
+	return ACT_RESET;
+}
+
+/* Wait (at most 5 s) until every byte sent has left the send queue (on
+ * loopback: is in the peer's receive queue): a reset discards what is
+ * still unsent.  Waiting for the peer's acknowledgement instead could take
+ * its delayed-ACK timer (tens of ms). */
+static void wait_sent(int fd)
+{
+	struct timespec ts = { 0, 20000 };
+	int unsent = 0;
+
+	for (int i = 0; i < 250000; i++) {
+		if (ioctl(fd, SIOCOUTQNSD, &unsent) < 0 || unsent == 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* A complete n-byte response that keeps the connection (as the request
+ * allows), then a reset: whatever was pipelined behind it on this
+ * connection is lost and must be asked again elsewhere.  The response is
+ * whole at the peer first; the reset follows 0-299 us later (varying from
+ * connection to connection), so that some arrive while the proxy is busy
+ * with the response and with reusing the connection, not together with
+ * it. */
+static enum action h_rst_after(struct conn *c, struct request *rq, uint64_t n)
+{
+	struct timespec ts = { 0, (long)(c->id * 37 % 300) * 1000L };
+
+	if (send_head(c, rq, 200, NULL, (int64_t)n, false, CH_AUTO) < 0)
+		return ACT_ABORT;
+	if (!rq->is_head && send_pattern(c->fd, n, IO_PIECE, 0) < 0)
+		return ACT_ABORT;
+	wait_sent(c->fd);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return ACT_RESET;
+}
+
+/* A complete kept-alive response, then the connection idles: if no next
+ * request has begun within ms, a reset (a proxy's pooled connection dies
+ * under it). */
+static enum action h_rst_idle(struct conn *c, struct request *rq, uint64_t ms)
+{
+	enum action act = respond_text(c, rq, 200, "idle then reset\n");
+
+	if (act != ACT_KEEP)
+		return act;
+	if (conn_avail(c) > 0)
+		return ACT_KEEP;
+	for (;;) {
+		struct pollfd pfd = { c->fd, POLLIN, 0 };
+		int r = poll(&pfd, 1, ms > 600000 ? 600000 : (int)ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r > 0 ? ACT_KEEP : ACT_RESET;
+	}
+}
+
+/* Never read the request body (nor answer): wait until the peer closes or
+ * resets (at most 120 s), then close.  The body backs up into the peer. */
+static enum action h_stall_body(struct conn *c)
+{
+	for (int waited = 0; waited < 120000; waited += 1000) {
+		struct pollfd pfd = { c->fd, POLLRDHUP, 0 };
+		int r = poll(&pfd, 1, 1000);
+
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0)
+			break;
+	}
+	return ACT_ABORT;
+}
+
 /* ------------------------------------------------------------------ */
 /* Dispatch                                                            */
 /* ------------------------------------------------------------------ */
@@ -1065,6 +1210,12 @@ static enum action dispatch(struct conn *c, struct request *rq,
 	case RT_HOPBYHOP:  return h_hopbyhop(c, rq);
 	case RT_SLOWBODY:  return h_slowbody(c, rq, n);
 	case RT_LATE:      return h_late(c, rq, n);
+	case RT_RST_HEAD:    return h_rst_head(c, rq, n);
+	case RT_RST_BODY:    return h_rst_body(c, rq, n);
+	case RT_RST_CHUNKED: return h_rst_chunked(c, rq, n);
+	case RT_RST_AFTER:   return h_rst_after(c, rq, n);
+	case RT_RST_IDLE:    return h_rst_idle(c, rq, n);
+	case RT_STALL_BODY:  return h_stall_body(c);
 	case RT_BAD_NUM:   return respond_text(c, rq, 400, "bad number\n");
 	case RT_NOT_FOUND: break;
 	}
@@ -1079,6 +1230,8 @@ static enum action handle_request(struct conn *c, struct request *rq)
 	struct sink *body_sink = NULL;
 	enum action act;
 
+	if (rt == RT_STALL_BODY)
+		return h_stall_body(c); /* its body is never read */
 	if (rt == RT_ECHO && request_has_body(rq)) {
 		spool.spool = tmpfile();
 		if (!spool.spool)
