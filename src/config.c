@@ -635,6 +635,21 @@ fail:
 
 int config_validate(const struct config *c, char *err, size_t errlen)
 {
+	/* Via's received-by (RFC 9110 7.6.3): a pseudonym (token) or
+	 * host[:port]; nothing that could end or split a header line */
+	for (const char *p = c->via_name; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == ',' || ch == '(' || ch == ')' || ch == ';' ||
+		    ch == '\\') {
+			snprintf(err, errlen, "via_name %s: a token or host[:port] (visible ASCII, no \" , ; ( ) \\)",
+				 c->via_name);
+			return -1;
+		}
+	}
+	if (c->via_name[0] == '\0') {
+		snprintf(err, errlen, "via_name: empty");
+		return -1;
+	}
 	if (c->buffer_size < 1024 || c->buffer_size > 16 * 1024 * 1024) {
 		snprintf(err, errlen, "buffer_size must be between 1k and 16m");
 		return -1;

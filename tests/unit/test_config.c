@@ -483,6 +483,23 @@ START_TEST(bad_enum_values_are_refused)
 END_TEST
 
 /* A resolver c-ares would refuse is refused at its line, not later. */
+/* via_name goes into every Via header: no byte that could split it. */
+START_TEST(via_name_is_a_token)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	snprintf(c.via_name, sizeof(c.via_name), "gw-1.example:3128");
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	static const char *const bad[] = { "a\x01b", "a,b", "a\"b", "a;b", "caf\xc3\xa9" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(c.via_name, sizeof(c.via_name), "%s", bad[i]);
+		ck_assert_msg(config_validate(&c, err, sizeof(err)) == -1, "via_name %s taken", bad[i]);
+	}
+}
+END_TEST
+
 START_TEST(bad_resolver_names_its_line)
 {
 	struct config c;
@@ -787,6 +804,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, bad_workers_are_refused);
 	tcase_add_test(tc, bad_enum_values_are_refused);
 	tcase_add_test(tc, bad_resolver_names_its_line);
+	tcase_add_test(tc, via_name_is_a_token);
 	tcase_add_test(tc, too_long_string_is_refused);
 	suite_add_tcase(s, tc);
 
