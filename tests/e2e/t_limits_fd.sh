@@ -14,6 +14,10 @@ chmod +x "$T/sluice-lowfd"
 SLUICE="$T/sluice-lowfd" start_sluice "workers 1" "header_timeout 30s"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SLUICE_PID/stat"; }
+open_fds() { ls "/proc/$SLUICE_PID/fd" | wc -l; }
+# What sluice holds before any client depends on what it inherited (make's
+# jobserver, a CI runner's descriptors): count accepted sockets from there.
+base=$(open_fds)
 
 fds=()
 for i in $(seq 60); do
@@ -21,7 +25,7 @@ for i in $(seq 60); do
 	fds+=("$fd")
 done
 grep -q "max_connections 10000 lowered to" "$T/sluice.err" || fail "no warning that max_connections was lowered"
-wait_for 10 test "$(ls "/proc/$SLUICE_PID/fd" | wc -l)" -ge 20 || fail "sluice did not take connections"
+wait_for 10 test "$(open_fds)" -ge $((base + 10)) || fail "sluice did not take 10 connections ($base fds before, $(open_fds) now)"
 ! grep -q "Too many open files" "$T/sluice.err" || fail "accept met EMFILE: $(grep -m1 'Too many' "$T/sluice.err")"
 ok "max_connections lowered to fit 48 fds, no EMFILE"
 
