@@ -12,11 +12,13 @@
  *   "X-T: 1\r\n"    (trailer)      "X-T: 1\r\n"  (or nothing: dropped)
  *   "\r\n"                         "\r\n"
  *
- * A line is framed only once all of it is in the buffer, so nothing is
- * held between calls but the state below and the bytes left in the chunk.
+ * A line is framed only once all of it is in the buffer, and the last
+ * chunk only once its whole trailer section is (a sender that stops inside
+ * it leaves nothing of it framed), so nothing is held between calls but
+ * the state below and the bytes left in the chunk.
  *
  *   C_SIZE ──"N\r\n", N>0──> C_DATA ──N bytes──> C_DATA_END ──"\r\n"──> C_SIZE
- *     └──"0\r\n"──> C_TRAILER ──field lines (kept or dropped)──"\r\n"──> done
+ *     └──"0\r\n", field lines (kept or dropped), "\r\n": all here──> done
  */
 #include "sluice/body.h"
 
@@ -25,7 +27,7 @@
 
 #include "sluice/http.h"
 
-enum { C_SIZE, C_DATA, C_DATA_END, C_TRAILER };
+enum { C_SIZE, C_DATA, C_DATA_END };
 
 void body_init(struct body *b, enum body_kind kind, uint64_t length, int emit, uint32_t trailer_max)
 {
@@ -78,6 +80,10 @@ static int parse_size_line(const char *p, const char *end, uint64_t *size, const
 		}
 		v = v << 4 | (uint64_t)x;
 		p++;
+	}
+	if (v > BODY_CHUNK_MAX) {
+		*why = "chunk size too large";
+		return -1;
 	}
 	if (digits == 0) {
 		*why = "invalid chunk size";
@@ -170,6 +176,71 @@ static int check_trailer_line(const char *p, const char *end)
 	return !dropped_trailer(name, name_len);
 }
 
+/* Check the trailer section at [p, end) (after the last chunk's line)
+ * without framing it.  1: complete and well formed, its length in *len;
+ * 0: needs more bytes; -1: malformed, with why. */
+static int check_trailer_section(const char *p, const char *end, uint32_t max, uint32_t *len, const char **why)
+{
+	const char *from = p;
+	for (;;) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		if (lf == NULL) {
+			/* a CR with anything but LF after it is wrong now: no
+			 * need to wait for a line end (lenient parsers took any
+			 * byte) */
+			const char *cr = memchr(p, '\r', (size_t)(end - p));
+			if (cr && cr + 1 < end) {
+				*why = "bare CR in chunked framing";
+				return -1;
+			}
+			if ((size_t)(end - from) >= max) {
+				*why = "trailer section too large";
+				return -1;
+			}
+			return 0;
+		}
+		if (lf == p || lf[-1] != '\r') {
+			*why = "trailer line not ended by CRLF";
+			return -1;
+		}
+		if (memchr(p, '\r', (size_t)(lf - 1 - p))) {
+			*why = "bare CR in chunked framing";
+			return -1;
+		}
+		if ((size_t)(lf + 1 - from) > max) {
+			*why = "trailer section too large";
+			return -1;
+		}
+		if (lf == p + 1) {
+			*len = (uint32_t)(lf + 1 - from);
+			return 1;
+		}
+		if (check_trailer_line(p, lf - 1) == -1) {
+			*why = "malformed trailer field";
+			return -1;
+		}
+		p = lf + 1;
+	}
+}
+
+/* Write the kept lines of a checked trailer section [rd, rd + len) at wr,
+ * with its final CRLF; returns the bytes written. */
+static uint32_t put_trailer_section(char *d, uint32_t wr, uint32_t rd, uint32_t len)
+{
+	uint32_t w = wr, end = rd + len;
+	while (rd < end) {
+		const char *lf = memchr(d + rd, '\n', end - rd);
+		uint32_t line_len = (uint32_t)(lf - (d + rd)) + 1;
+		if (line_len == 2 || check_trailer_line(d + rd, lf - 1) == 1) {
+			if (w != rd)
+				memmove(d + w, d + rd, line_len);
+			w += line_len;
+		}
+		rd += line_len;
+	}
+	return w - wr;
+}
+
 /* The canonical size line for n at dst; returns its length. */
 static uint32_t put_size_line(char *dst, uint64_t n)
 {
@@ -222,7 +293,7 @@ static enum body_result frame_chunked(struct body *b, struct buf *buf, const cha
 			b->state = C_SIZE;
 			continue;
 		}
-		/* C_SIZE and C_TRAILER read whole lines */
+		/* C_SIZE: a whole line */
 		const char *lf = memchr(d + rd, '\n', end - rd);
 		if (lf == NULL) {
 			uint32_t have = end - rd;
@@ -233,69 +304,60 @@ static enum body_result frame_chunked(struct body *b, struct buf *buf, const cha
 				*why = "bare CR in chunked framing";
 				return BODY_ERROR;
 			}
-			if (b->state == C_SIZE && have >= BODY_CHUNK_LINE_MAX) {
+			if (have >= BODY_CHUNK_LINE_MAX) {
 				*why = "chunk size line too long";
-				return BODY_ERROR;
-			}
-			if (b->state == C_TRAILER && b->trailer + have >= b->trailer_max) {
-				*why = "trailer section too large";
 				return BODY_ERROR;
 			}
 			break;
 		}
 		uint32_t nl = (uint32_t)(lf - d);
 		if (nl == rd || d[nl - 1] != '\r') {
-			*why = b->state == C_SIZE ? "chunk size line not ended by CRLF" : "trailer line not ended by CRLF";
+			*why = "chunk size line not ended by CRLF";
 			return BODY_ERROR;
 		}
 		const char *line = d + rd, *line_end = d + nl - 1;
-		uint32_t line_len = nl + 1 - rd; /* with its CRLF */
 		if (memchr(line, '\r', (size_t)(line_end - line))) {
 			*why = "bare CR in chunked framing";
 			return BODY_ERROR;
 		}
-		if (b->state == C_SIZE) {
-			uint64_t size;
-			if (line_len > BODY_CHUNK_LINE_MAX) {
-				*why = "chunk size line too long";
-				return BODY_ERROR;
-			}
-			if (parse_size_line(line, line_end, &size, why) == -1)
-				return BODY_ERROR;
+		if (nl + 1 - rd > BODY_CHUNK_LINE_MAX) {
+			*why = "chunk size line too long";
+			return BODY_ERROR;
+		}
+		uint64_t size;
+		if (parse_size_line(line, line_end, &size, why) == -1)
+			return BODY_ERROR;
+		if (size > 0) {
 			rd = nl + 1;
 			if (b->emit)
 				wr += put_size_line(d + wr, size);
 			b->left = size;
-			b->state = size > 0 ? C_DATA : C_TRAILER;
+			b->state = C_DATA;
 			continue;
 		}
-		/* C_TRAILER */
-		b->trailer += line_len;
-		if (b->trailer > b->trailer_max) {
-			*why = "trailer section too large";
+		/* The last chunk goes out together with its whole trailer
+		 * section, so a sender that stops inside it has nothing of it
+		 * framed (and a truncation cannot look like an ending). */
+		uint32_t tlen;
+		int t = check_trailer_section(d + nl + 1, d + end, b->trailer_max, &tlen, why);
+		if (t == -1)
 			return BODY_ERROR;
-		}
-		if (line == line_end) { /* the empty line: the message ends */
-			rd = nl + 1;
-			if (b->emit) {
-				d[wr++] = '\r';
-				d[wr++] = '\n';
+		if (t == 0) {
+			if (rd == 0 && end == buf->cap) {
+				/* nothing else in a full buffer: it can never end */
+				*why = "trailer section too large";
+				return BODY_ERROR;
 			}
-			b->done = 1;
-			res = BODY_DONE;
 			break;
 		}
-		int keep = check_trailer_line(line, line_end);
-		if (keep == -1) {
-			*why = "malformed trailer field";
-			return BODY_ERROR;
-		}
-		if (keep && b->emit) {
-			if (wr != rd)
-				memmove(d + wr, d + rd, line_len);
-			wr += line_len;
-		}
 		rd = nl + 1;
+		if (b->emit) {
+			wr += put_size_line(d + wr, 0);
+			wr += put_trailer_section(d, wr, rd, tlen);
+		}
+		rd += tlen;
+		b->done = 1;
+		res = BODY_DONE;
 	}
 	/* what was read but not written (shrunk framing) leaves the buffer */
 	if (wr != rd) {

@@ -165,8 +165,11 @@ void exchange_settle(struct session *s)
 {
 	switch (s->state) {
 	case S_FORWARD:
+		/* Past the head, body framing has taken every byte it can:
+		 * what is left at EOF is half a line that never ends. */
 		if (s->server.eof && !s->x.res_done && s->up &&
-		    (s->server.in == NULL || buf_unparsed(s->server.in) == 0 || s->x.abort_after_flush)) {
+		    (s->server.in == NULL || buf_unparsed(s->server.in) == 0 || s->x.abort_after_flush ||
+		     s->x.res_head_done)) {
 			server_eof(s, s->server.reset);
 			if (s->state != S_FORWARD)
 				return;

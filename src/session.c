@@ -94,8 +94,10 @@ void session_close(struct session *s)
 		return;
 	if (s->x.msg_begun)
 		record_write(s); /* nothing when the exchange was logged already */
-	if (s->x.abort_after_flush && (s->x.dechunk || s->x.res_body.kind == BODY_UNTIL_CLOSE)) {
-		/* A reset, not a FIN: a close-delimited body must not look complete.
+	if ((s->x.abort_after_flush || (s->x.res_head_done && !s->x.res_done)) &&
+	    (s->x.dechunk || s->x.res_body.kind == BODY_UNTIL_CLOSE)) {
+		/* A reset, not a FIN: a close-delimited body must not look complete
+		 * (cut by the server, a timeout or anything else).
 		 * (With a length or chunks the client sees the cut by itself, and
 		 * a FIN keeps the bytes still in flight.) */
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -539,8 +541,13 @@ void session_pump(struct session *s)
 		int progress = client_read(s);
 		if (s->state == S_CLOSED)
 			return;
+		/* EOF is acted on once every byte before it was parsed; inside
+		 * a request body, framing leaves only half a line, which will
+		 * never end (exchange_client_eof frames what just came first). */
 		if (s->client.eof &&
-		    (s->client.in == NULL || buf_unparsed(s->client.in) == 0 || s->state == S_LINGER)) {
+		    (s->client.in == NULL || buf_unparsed(s->client.in) == 0 || s->state == S_LINGER ||
+		     (!s->x.req_done &&
+		      (s->state == S_RESOLVE || s->state == S_CONNECT || s->state == S_FORWARD)))) {
 			exchange_client_eof(s);
 			if (s->state == S_CLOSED)
 				return;

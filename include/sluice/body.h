@@ -45,14 +45,18 @@ enum body_result {
  * bound; a peer that never ends the line must not hold a buffer for ever). */
 #define BODY_CHUNK_LINE_MAX 1024
 
+/* Largest chunk size accepted: below 2^31, as HAProxy does, so a peer
+ * that keeps a chunk size in 32 bits (signed) reads the same number as
+ * sluice, and a chunk cannot announce more than any real sender needs. */
+#define BODY_CHUNK_MAX 0x7fffffffu
+
 struct body {
 	uint8_t kind;		/* enum body_kind */
 	uint8_t state;		/* chunked: where in the framing (body.c) */
 	uint8_t emit;		/* chunked: write framing (0: data only) */
 	uint8_t done;
 	uint64_t left;		/* LENGTH: bytes to come; CHUNKED: of this chunk */
-	uint32_t trailer;	/* trailer section bytes so far */
-	uint32_t trailer_max;	/* ... and the most allowed */
+	uint32_t trailer_max;	/* the longest trailer section allowed */
 };
 
 /* Start framing a body.  length: for BODY_LENGTH; trailer_max bounds the

@@ -104,3 +104,38 @@ ok "access log names the cause of each error"
 command -v varnishtest >/dev/null || skip "varnishtest missing (checks above passed)"
 run_vtc http_errors.vtc
 ok "varnishtest: cut chunked body stays cut, silent close -> 502, TE+CL response not passed as is"
+
+# --- 7. framing cut mid-line: the truncation is seen when the peer closes ----------------------
+
+# The peer's last bytes are the start of a chunk-size line, a lone CR, or
+# half a trailer: they can never be framed, so the peer's close ends the
+# exchange there and then (not after idle_timeout, which would make a
+# decoded HTTP/1.0 body look complete).
+while IFS='|' read -r what tail; do
+	run_vtc_case http_cut_framing.vtc -D what="$what" -D tail="$tail" ||
+		fail "response cut inside its chunked framing ($what): not seen as a truncation"
+done <<'CASES'
+half a size line|3
+a size line without its LF|3\r
+a CR without LF after the data|hello\r
+half a trailer field|0\r\nX-T: 1
+CASES
+ok "response cut inside its chunked framing: the client sees the cut at once (RST for HTTP/1.0)"
+
+# The same for a request: half a chunk-size line, then the client's FIN.
+for tail in '3' '3\r' '0\r\nX-T: 1'; do
+	perl -MIO::Socket::INET -MSocket=SHUT_WR -e '
+		my ($port, $origin, $tail) = @ARGV;
+		$tail =~ s/\\r/\r/g; $tail =~ s/\\n/\n/g;
+		my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port) or die "connect: $!";
+		print $c "POST http://127.0.0.1:$origin/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n$tail";
+		shutdown($c, SHUT_WR);
+		local $SIG{ALRM} = sub { die "sluice still holds the connection 5 s after the client half-closed\n" };
+		alarm 5;
+		my $got = "";
+		while (1) { my $n = sysread($c, my $b, 65536); last unless $n; $got .= $b }
+		$got eq "" || $got =~ /\AHTTP\/1\.1 400 / or die "unexpected reply: $got\n";
+	' "$SLUICE_PORT" "$P" "$tail" || fail "request cut inside its chunked framing ('$tail'), then FIN: not ended at once"
+done
+ok "request cut inside its chunked framing, then FIN: the connection ends at once"
+sluice_alive || fail "sluice died"

@@ -120,7 +120,7 @@ static int ext_ok(const uint8_t *p, const uint8_t *e)
 	return 1;
 }
 
-/* RFC 9112 7.1, with sluice's bounds: 16 hex digits, lines of 1024 bytes
+/* RFC 9112 7.1, with sluice's bounds: 16 hex digits, sizes below 2^31, lines of 1024 bytes
  * with their CRLF, TRAILER_MAX bytes of trailer section. */
 static void ref_parse(const uint8_t *in, size_t len, struct ref *r)
 {
@@ -140,6 +140,8 @@ static void ref_parse(const uint8_t *in, size_t len, struct ref *r)
 			size = size << 4 | (uint64_t)hexdig(in[d]);
 			d++;
 		}
+		if (size > BODY_CHUNK_MAX)
+			goto bad;
 		if (d == p || !ext_ok(in + d, in + le))
 			goto bad;
 		p = (size_t)le + 2;

@@ -154,6 +154,75 @@ START_TEST(sixteen_hex_digits_are_the_limit)
 }
 END_TEST
 
+/* Sizes stay below 2^31: what a peer keeping them in a signed 32-bit
+ * number reads the same way. */
+START_TEST(sizes_stay_below_two_to_the_31)
+{
+	struct run r;
+	frame(&r, BODY_CHUNKED, 0, 1, S("7fffffff\r\nabc"), 64);
+	ck_assert_int_eq(r.res, BODY_MORE);
+	expect_out(&r, S("7fffffff\r\nabc"));
+	frame(&r, BODY_CHUNKED, 0, 1, S("80000000\r\nabc"), 64);
+	ck_assert_int_eq(r.res, BODY_ERROR);
+	ck_assert_str_eq(r.why, "chunk size too large");
+	frame(&r, BODY_CHUNKED, 0, 1, S("000000100000000\r\n"), 3);
+	ck_assert_int_eq(r.res, BODY_ERROR);
+	ck_assert_str_eq(r.why, "chunk size too large");
+	frame(&r, BODY_CHUNKED, 0, 1, S("ffffffffffffffff\r\n"), 64);
+	ck_assert_int_eq(r.res, BODY_ERROR);
+	ck_assert_str_eq(r.why, "chunk size too large");
+}
+END_TEST
+
+/* The last chunk leaves with its whole trailer section or not at all: a
+ * sender that stops inside it leaves nothing of it framed. */
+START_TEST(last_chunk_waits_for_its_trailer_section)
+{
+	static const char *const cut[] = {
+		"5\r\nhello\r\n0\r\n",
+		"5\r\nhello\r\n0\r\n\r",
+		"5\r\nhello\r\n0\r\nX-T: 1",
+		"5\r\nhello\r\n0\r\nX-T: 1\r\n",
+		"5\r\nhello\r\n0;e=1\r\nX-T: 1\r\nX-U: 2\r\n\r",
+	};
+	for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+		for (size_t step = 1; step <= strlen(cut[i]); step++) {
+			struct run r;
+			frame(&r, BODY_CHUNKED, 0, 1, cut[i], strlen(cut[i]), step);
+			ck_assert_int_eq(r.res, BODY_MORE);
+			expect_out(&r, S("5\r\nhello\r\n"));
+		}
+	}
+	/* a malformed line inside an unfinished section is refused at once */
+	struct run r;
+	frame(&r, BODY_CHUNKED, 0, 1, S("0\r\nX-T 1\r\nX-U: 2"), 4);
+	ck_assert_int_eq(r.res, BODY_ERROR);
+	ck_assert_str_eq(r.why, "malformed trailer field");
+}
+END_TEST
+
+/* A buffer filled by an unfinished last chunk and trailer section (a
+ * trailer_max as large as the buffer) is an error, not a stall. */
+START_TEST(a_full_buffer_of_trailer_is_refused)
+{
+	struct body bd;
+	struct buf *b = new_buf(256);
+	body_init(&bd, BODY_CHUNKED, 0, 1, 256);
+	memcpy(b->data, "0\r\n", 3);
+	b->end = 3;
+	while (b->end + 6 <= b->cap) {
+		memcpy(b->data + b->end, "X: 1\r\n", 6);
+		b->end += 6;
+	}
+	memset(b->data + b->end, 'a', b->cap - b->end);
+	b->end = b->cap;
+	const char *why = NULL;
+	ck_assert_int_eq(body_frame(&bd, b, &why), BODY_ERROR);
+	ck_assert_str_eq(why, "trailer section too large");
+	free(b);
+}
+END_TEST
+
 START_TEST(decoded_for_http10_clients)
 {
 	struct run r;
@@ -316,6 +385,9 @@ Suite *body_suite(void)
 	tcase_add_test(tc, canonical_input_goes_through_unchanged);
 	tcase_add_test(tc, framing_is_rewritten_canonical);
 	tcase_add_test(tc, sixteen_hex_digits_are_the_limit);
+	tcase_add_test(tc, sizes_stay_below_two_to_the_31);
+	tcase_add_test(tc, last_chunk_waits_for_its_trailer_section);
+	tcase_add_test(tc, a_full_buffer_of_trailer_is_refused);
 	tcase_add_test(tc, decoded_for_http10_clients);
 	tcase_add_test(tc, big_chunks_stream_through);
 	tcase_add_test(tc, random_bodies_frame_to_their_canonical_form);
