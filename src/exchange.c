@@ -515,12 +515,20 @@ static void on_response_head(struct session *s)
 		response_parser_init(s);
 		return;
 	}
+	if (s->http10 && h.transfer_encoding && !(h.te_chunked && h.te_codings == 1)) {
+		/* HTTP/1.0 knows no transfer coding (RFC 9112 6.1): chunked is
+		 * undone here, but the rest would reach the client unnamed */
+		exchange_error(s, 502, "upstream used a transfer coding an HTTP/1.0 client cannot decode");
+		return;
+	}
 	enum body_kind kind = http_body_of(&h, s->x.head_method);
 	if (kind == BODY_UNTIL_CLOSE || !s->keep_alive)
 		s->close_after = 1; /* the body ends when the server closes */
 	/* the server connection goes back to the pool only if the server
 	 * keeps it open and the body ends by itself */
-	s->x.res_reuse = http_keeps_alive(&h) && kind != BODY_UNTIL_CLOSE;
+	s->x.res_reuse = http_keeps_alive(&h) && kind != BODY_UNTIL_CLOSE &&
+			 /* RFC 9112 6.1: framing faulty, close after it */
+			 !(h.minor == 0 && h.transfer_encoding);
 	if (http_connection_auth(&h))
 		s->x.pin = 1; /* a challenge: the login to come is this connection's */
 	if (h.status == 204)

@@ -341,6 +341,7 @@ enum http_verdict http_head_parse(struct http_head *h, const char *raw, uint32_t
 		if (te.unknown || (is_request && te.codings > 1))
 			return HTTP_UNSUPPORTED_CODING;
 		h->te_chunked = te.chunked_last;
+		h->te_codings = te.codings;
 	}
 	return HTTP_OK;
 }

@@ -90,6 +90,7 @@ struct http_head {
 	uint64_t content_length;	/* its value, when there is one */
 	int transfer_encoding;		/* has a Transfer-Encoding header */
 	int te_chunked;			/* ... whose final coding is chunked */
+	int te_codings;			/* ... and how many codings it lists */
 	int conn_tokens;		/* HTTP_CONN_* seen in Connection */
 	int max_forwards;		/* -1: absent or unparsable */
 	int max_forwards_idx;

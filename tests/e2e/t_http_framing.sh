@@ -164,4 +164,6 @@ HEAD|200|OK|Transfer-Encoding: chunked
 EOF2
 run_vtc http_continue.vtc
 ok "varnishtest: 100 Continue relayed before the body is sent, then the body flows"
+run_vtc http10_codings.vtc
+ok "varnishtest: HTTP/1.0 client: chunked decoded, any other transfer coding -> 502"
 [ ${#bad[@]} -eq 0 ] || fail "bodiless responses mishandled: ${bad[*]}"

@@ -155,6 +155,9 @@ normalised_response "framing fields in the trailer" \
 	"${C}3\r\nabc\r\n0\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n" 200 abc
 normalised_response "Content-Length with leading zeros" "${H}Content-Length: 003\r\n\r\nabc" 200 abc
 normalised_response "no reason phrase" 'HTTP/1.1 200\r\nContent-Length: 3\r\n\r\nabc' 200 abc
+run_vtc_case strict_not_pooled.vtc -D what="HTTP/1.0 with Transfer-Encoding" -D status=200 -D body=hello \
+	-D hex="$(hex 'HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n')" ||
+	fail "HTTP/1.0 response with Transfer-Encoding: its connection was used again"
 run_vtc strict_interim.vtc
 ok "$((n + 1)) response shapes normalised: the client reads exactly what sluice framed, then the next response"
 sluice_alive || fail "sluice died"
