@@ -77,10 +77,14 @@ static void side_forget(struct side *sd)
 	sd->rd = sd->wr = sd->hup = sd->eof = sd->reset = sd->wdone = 0;
 }
 
+/* A connection not going back to the pool is let go mid-exchange (or at
+ * its end, when it cannot be reused): request bytes still queued for a
+ * server that stopped reading them are dropped with a reset rather than
+ * left in an orphan socket probing a zero window for minutes. */
 void session_drop_upstream(struct session *s)
 {
 	if (s->up) {
-		upstream_close(s->up);
+		upstream_cut(s->up);
 		s->up = NULL;
 	}
 	s->server.fd = -1;
@@ -108,12 +112,11 @@ void session_close(struct session *s)
 		relay_release(&s->r_up, w->pipes, &w->bufs);
 		relay_release(&s->r_down, w->pipes, &w->bufs);
 	}
-	/* A server connection still held here was cut in the middle (an
-	 * exchange ends by letting it go, a tunnel by both directions being
-	 * done): what is still queued for a server that stopped reading is
-	 * dropped with a reset rather than retried for minutes. */
-	if (s->up && !(s->tunnel_live && s->r_up.done && s->r_down.done)) {
-		upstream_cut(s->up);
+	/* A tunnel whose both directions are done closes its server side
+	 * gently: its last bytes and FIN may still be on the way.  Anything
+	 * else still held here was cut in the middle (session_drop_upstream). */
+	if (s->up && s->tunnel_live && s->r_up.done && s->r_down.done) {
+		upstream_close(s->up);
 		s->up = NULL;
 	}
 	session_drop_upstream(s);
