@@ -451,7 +451,9 @@ void exchange_client_eof(struct session *s)
 static void on_switching_protocols(struct session *s, struct http_head *h)
 {
 	struct buf *b = s->server.in;
-	if (s->x.rhead_sent < s->rhead->end) {
+	if (!exchange_request_sent(s)) {
+		/* the rest of the request would go raw into the tunnel, read
+		 * as the new protocol's bytes */
 		exchange_error(s, 502, "upstream switched protocols before the request was sent");
 		return;
 	}

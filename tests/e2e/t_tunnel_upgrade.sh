@@ -25,6 +25,11 @@ broken() { echo "FAIL: $*" >&2; BROKEN+=("$*"); }
 if command -v varnishtest >/dev/null; then
 	run_vtc tunnel_upgrade.vtc
 	ok "varnishtest: Upgrade kept both ways, 101 relays raw bytes both ways and the close; 200 stays HTTP; unasked 101 -> 502"
+	if run_vtc_case tunnel_upgrade_early.vtc; then
+		ok "varnishtest: a 101 before the request body is all through -> 502, no raw body bytes in a tunnel"
+	else
+		broken "a 101 before the request body was through was accepted"
+	fi
 	if run_vtc_case tunnel_upgrade10.vtc; then
 		ok "varnishtest: Upgrade in an HTTP/1.0 request is not passed on"
 	else
