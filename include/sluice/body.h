@@ -67,9 +67,12 @@ void body_init(struct body *b, enum body_kind kind, uint64_t length, int emit, u
  * what may be sent (framed, canonical), and [parsed, end) what is not
  * framed yet (a line still arriving, or the next message's bytes after
  * BODY_DONE).  Framing can shrink: end may move down, never up.  A full
- * buffer holding only an unfinished line is an error (the line is too
- * long for any buffer sluice would give it).  BODY_UNTIL_CLOSE never ends
- * here: the caller ends it at the sender's EOF. */
+ * buffer holding only an unfinished line (or last chunk and trailer
+ * section) is an error, never a stall: a size line is refused past
+ * BODY_CHUNK_LINE_MAX, which is below the smallest buffer_size (1k), and
+ * a trailer section past trailer_max or when it fills the buffer alone.
+ * BODY_UNTIL_CLOSE never ends here: the caller ends it at the sender's
+ * EOF, and at any EOF before BODY_DONE what is left is a truncation. */
 enum body_result body_frame(struct body *b, struct buf *buf, const char **why);
 
 /* The message needs no more bytes (a zero length counts). */
