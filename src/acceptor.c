@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sluice/client_limit.h"
 #include "sluice/log.h"
 #include "sluice/loop.h"
 
@@ -35,9 +36,40 @@ struct acceptor {
 	int fds_short;		/* the workers were asked to close idle descriptors */
 	uint64_t last_warn;	/* monotonic ms of the last "out of fds" warning */
 	uint64_t last_short;	/* ... and of the last "descriptors short" note */
+	uint64_t last_over;	/* ... and of the last "client over its limit" note */
+	uint64_t over_refused;	/* connections refused that way since then */
 };
 
-static int open_listener(const struct listen_cfg *l, char *err, size_t errlen)
+/* A client over max_connections_per_client: closed at once, noted at
+ * most every 10 s (a host that keeps trying must not flood the log). */
+static void refuse_over_limit(struct acceptor *a, int fd, const union sockaddr_any *peer)
+{
+	close(fd);
+	a->over_refused++;
+	uint64_t now = loop_clock_ms();
+	if (now - a->last_over < 10000)
+		return;
+	char addr[80];
+	log_info("client %s: over max_connections_per_client %u: closed (%llu refused in the last %llu s)",
+		 log_addr(&peer->sa, addr, sizeof(addr)), a->cfg->max_connections_per_client,
+		 (unsigned long long)a->over_refused,
+		 (unsigned long long)(a->last_over ? (now - a->last_over) / 1000 : 0));
+	a->last_over = now;
+	a->over_refused = 0;
+}
+
+/* Where the listeners are bound: written by acceptor_new, before any
+ * worker starts, and only read after (the loop guard). */
+static union sockaddr_any bound_addrs[CONFIG_MAX_LISTEN];
+static int nbound;
+
+int acceptor_bound(const union sockaddr_any **addrs)
+{
+	*addrs = bound_addrs;
+	return nbound;
+}
+
+static int open_listener(const struct listen_cfg *l, union sockaddr_any *bound, char *err, size_t errlen)
 {
 	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
@@ -60,12 +92,12 @@ static int open_listener(const struct listen_cfg *l, char *err, size_t errlen)
 	}
 	/* Logged with the port the kernel chose, so "listen 127.0.0.1:0" works
 	 * for tests that must not guess a free port. */
-	union sockaddr_any bound;
-	socklen_t blen = sizeof(bound);
+	socklen_t blen = sizeof(*bound);
 	char text[80];
-	if (getsockname(fd, &bound.sa, &blen) == 0)
-		log_info("listening on %s%s%s", log_addr(&bound.sa, text, sizeof(text)),
-			 l->kind == LISTEN_FORWARD ? "" : " ", l->kind == LISTEN_FORWARD ? "" : config_listen_kind_name(l->kind));
+	if (getsockname(fd, &bound->sa, &blen) == -1)
+		memcpy(bound, &l->addr, l->addrlen);
+	log_info("listening on %s%s%s", log_addr(&bound->sa, text, sizeof(text)), l->kind == LISTEN_FORWARD ? "" : " ",
+		 l->kind == LISTEN_FORWARD ? "" : config_listen_kind_name(l->kind));
 	return fd;
 }
 
@@ -78,11 +110,13 @@ struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen
 	}
 	a->cfg = config_ref(cfg);
 	a->epfd = a->stopfd = -1;
+	nbound = 0;
 	for (int i = 0; i < cfg->nlisten; i++) {
-		int fd = open_listener(&cfg->listen[i], err, errlen);
+		int fd = open_listener(&cfg->listen[i], &bound_addrs[i], err, errlen);
 		if (fd == -1)
 			goto fail;
 		a->fds[a->n++] = fd;
+		nbound = a->n;
 	}
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
 	a->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -183,12 +217,18 @@ static int accept_some(struct acceptor *a, uint32_t idx)
 			log_err("accept4(): %s", strerror(errno));
 			return PAUSE_MS;
 		}
+		if (!client_limit_take(&peer)) {
+			refuse_over_limit(a, fd, &peer);
+			continue;
+		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct worker *w = &a->workers[a->next];
 		a->next = (a->next + 1) % a->nworkers;
-		if (worker_hand_off(w, fd, &peer, kind) == -1)
+		if (worker_hand_off(w, fd, &peer, (int)idx, kind) == -1) {
 			close(fd);
+			client_limit_give(&peer);
+		}
 	}
 	return 0;
 }

@@ -1,4 +1,6 @@
 #include "sluice/config.h"
+
+#include "sluice/acl.h"
 #include "sluice/tls_hello.h"
 
 #include <arpa/inet.h>
@@ -39,8 +41,11 @@ void config_defaults(struct config *c)
 	snprintf(c->error_log, sizeof(c->error_log), "stderr");
 	c->log_level = LOG_INFO;
 	snprintf(c->via_name, sizeof(c->via_name), "sluice");
+	/* 80: browsers send ws:// WebSockets through a proxy as CONNECT to
+	 * port 80 (README, Access control) */
 	c->connect_ports[0] = 443;
-	c->nconnect_ports = 1;
+	c->connect_ports[1] = 80;
+	c->nconnect_ports = 2;
 	c->tunnel_idle_timeout = 600000;
 	c->tunnel_splice = 1;
 }
@@ -53,6 +58,23 @@ static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config *current;
 static atomic_uint generation;
 static atomic_uint live;
+
+void config_clear(struct config *c)
+{
+	policy_free(c->policy);
+	c->policy = NULL;
+}
+
+int config_complete(struct config *c, char *err, size_t errlen)
+{
+	if (policy_has_rules(c->policy))
+		return 0;
+	/* ACLs without a rule using them change nothing: the built-in rules
+	 * apply, as with no acl line at all */
+	policy_free(c->policy);
+	c->policy = policy_defaults(err, errlen);
+	return c->policy ? 0 : -1;
+}
 
 struct config *config_new(void)
 {
@@ -85,6 +107,7 @@ void config_unref(const struct config *c)
 	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_release) != 1)
 		return;
 	atomic_thread_fence(memory_order_acquire);
+	config_clear(m);
 	free(m);
 	atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
 }
@@ -373,6 +396,7 @@ struct directive {
 
 static const struct directive directives[] = {
 	{ "max_connections", K_COUNT, FIELD(max_connections), "a number" },
+	{ "max_connections_per_client", K_COUNT, FIELD(max_connections_per_client), "a number (0: no limit)" },
 	{ "buffer_size", K_SIZE, FIELD(buffer_size), "a size such as 16k" },
 	{ "worker_buffers_max", K_COUNT, FIELD(worker_buffers_max), "a number (0: no limit)" },
 	{ "header_max", K_SIZE, FIELD(header_max), "a size such as 16k" },
@@ -565,7 +589,7 @@ int config_parse(struct config *c, const char *text, const char *name, char *err
 		char *hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
-		char *argv[CONFIG_MAX_CONNECT_PORTS + 1]; /* the longest directive: connect_ports */
+		char *argv[CONFIG_MAX_VALUES + 1];
 		int argc = 0;
 		char *save = NULL;
 		for (char *tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
@@ -577,6 +601,16 @@ int config_parse(struct config *c, const char *text, const char *name, char *err
 		}
 		if (argc == 0)
 			continue;
+		if (strcmp(argv[0], "acl") == 0 || strcmp(argv[0], "http_access") == 0) {
+			char why[4200];
+			if ((c->policy == NULL && (c->policy = policy_new()) == NULL) ||
+			    policy_directive(c->policy, argv, argc, name, lineno, why, sizeof(why)) == -1) {
+				snprintf(err, errlen, "%s:%d: %s: %s", name, lineno, argv[0],
+					 c->policy ? why : "out of memory");
+				return -1;
+			}
+			continue;
+		}
 		const char *why = NULL;
 		if (apply(c, argv, argc, &why) == -1) {
 			snprintf(err, errlen, "%s:%d: %s: %s", name, lineno, argv[0], why);

@@ -253,6 +253,7 @@ static void on_connect_head(struct session *s, const struct http_head *h)
 	s->x.port = t.port;
 	s->x.tunnel = T_CONNECT;
 	if (!config_connect_port_allowed(s->cfg, t.port)) {
+		s->x.rec.denied = 1;
 		exchange_error(s, 403, "CONNECT to this port is not allowed");
 		return;
 	}
@@ -260,6 +261,8 @@ static void on_connect_head(struct session *s, const struct http_head *h)
 	b->start = b->parsed;	/* bytes behind the head (a ClientHello) wait in client.in */
 	b->parsed = b->end;
 	response_parser_init(s);
+	if (access_check_request(s) == -1)
+		return;
 	route_request(s, 0);	/* a tunnel needs its own connection, never a pooled one */
 }
 
@@ -341,6 +344,8 @@ static void on_request_head(struct session *s)
 	body_init(&s->x.req_body, http_body_of(&h, 0), h.content_length, 1, cfg->header_max);
 	s->x.req_done = body_done(&s->x.req_body);
 	response_parser_init(s);
+	if (access_check_request(s) == -1)
+		return;
 	route_request(s, 1);
 }
 

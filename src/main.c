@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "sluice/acceptor.h"
+#include "sluice/client_limit.h"
 #include "sluice/config.h"
 #include "sluice/log.h"
 #include "sluice/worker.h"
@@ -100,7 +101,7 @@ static struct config *build_config(const struct options *o, char *err, size_t er
 	if (o->debug)
 		snap->log_level = LOG_DEBUG;
 	char why[4096];
-	if (config_validate(snap, why, sizeof(why)) == -1) {
+	if (config_complete(snap, why, sizeof(why)) == -1 || config_validate(snap, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s%s%s", o->path ? o->path : "", o->path ? ": " : "", why);
 		goto fail;
 	}
@@ -198,6 +199,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	worker_limits_set(workers, nworkers, &lim);
+	if (client_limit_init(cfg->max_connections_per_client, (uint32_t)lim.max_connections) == -1) {
+		log_err("out of memory");
+		return 1;
+	}
 	int started = 0, failed = 0;
 	for (int i = 0; i < nworkers; i++) {
 		if (worker_init(&workers[i], i, cfg, access_fd, err, sizeof(err)) == -1) {
@@ -249,6 +254,7 @@ stop:
 		worker_destroy(&workers[i]);
 	}
 	free(workers);
+	client_limit_free();
 	access_log_close();
 	config_unref(cfg);
 	config_publish(NULL);

@@ -103,7 +103,7 @@ void record_write(struct session *s)
 		.start_ms = r->start_wall,
 		.elapsed_ms = loop_now(w->loop) - r->start_mono,
 		.client = &s->peer.sa,
-		.code = r->local ? "TAG_NONE" : s->tunnel_live ? "TCP_TUNNEL" : r->reason ? "TCP_MISS_ABORTED" : "TCP_MISS",
+		.code = r->denied ? "TCP_DENIED" : r->local ? "TAG_NONE" : s->tunnel_live ? "TCP_TUNNEL" : r->reason ? "TCP_MISS_ABORTED" : "TCP_MISS",
 		.status = r->status,
 		.bytes = r->bytes,
 		.method = method,

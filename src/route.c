@@ -20,9 +20,11 @@
  * Every address the resolver gives is tried (up to DNS_MAX_ADDRS), in the
  * order upstream_order picks: those that did not fail lately first, the
  * start among them moving on from one request to the next (so load
- * spreads), then those that did (the pool remembers, per worker).  This is
- * where destination rules and parent proxies will decide; the pool key is
- * what a connection may be reused for.
+ * spreads), then those that did (the pool remembers, per worker).  When
+ * the access rules' answer depends on the address, or the port is one
+ * sluice listens on (x.addr_check), only the addresses access.c allows are
+ * used, for new and pooled connections alike.  Parent proxies will decide
+ * here too; the pool key is what a connection may be reused for.
  *
  * Part of the session module (see session_int.h).
  */
@@ -32,10 +34,35 @@
 #include "session_int.h"
 #include "sluice/log.h"
 
+/* Dotted-decimal IPv4 exactly as inet_pton takes it (four parts of 0-255,
+ * no leading zeros, nothing else), in a fraction of its cost: literal
+ * targets are parsed once per request. */
+static int parse_v4(const char *s, struct in_addr *out)
+{
+	uint32_t addr = 0;
+	for (int part = 0; part < 4; part++) {
+		if (part > 0 && *s++ != '.')
+			return -1;
+		if ((unsigned)(*s - '0') >= 10 || (s[0] == '0' && (unsigned)(s[1] - '0') < 10))
+			return -1;
+		unsigned v = 0;
+		int digits = 0;
+		for (; (unsigned)(*s - '0') < 10 && digits < 3; s++, digits++)
+			v = v * 10 + (unsigned)(*s - '0');
+		if (v > 255 || (unsigned)(*s - '0') < 10)
+			return -1;
+		addr = addr << 8 | v;
+	}
+	if (*s)
+		return -1;
+	out->s_addr = htonl(addr);
+	return 0;
+}
+
 int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, host, &out->in.sin_addr) == 1) {
+	if (parse_v4(host, &out->in.sin_addr) == 0) {
 		out->in.sin_family = AF_INET;
 		out->in.sin_port = htons(port);
 		return 0;
@@ -116,10 +143,44 @@ static void use_addresses(struct session *s, const union sockaddr_any *addrs, in
 
 static void reuse(struct session *s);
 
+/* Keep the addresses the access rules let this request reach (access.c);
+ * returns how many, or 0 after answering for the refusal.  (An answer's
+ * addresses carry no port; the loop guard needs the request's.) */
+static int allowed_addresses(struct session *s, const union sockaddr_any *addrs, int n, union sockaddr_any *out)
+{
+	int k = 0, status = 0, rule = -1;
+	union sockaddr_any refused;
+	for (int i = 0; i < n; i++) {
+		union sockaddr_any a = addrs[i];
+		if (a.sa.sa_family == AF_INET)
+			a.in.sin_port = htons(s->x.port);
+		else
+			a.in6.sin6_port = htons(s->x.port);
+		int st = access_check_addr(s, &a, &rule);
+		if (st == 0) {
+			out[k++] = addrs[i];
+		} else if (status != 508) { /* a loop is the cause to name */
+			status = st;
+			refused = a;
+		}
+	}
+	if (k == 0)
+		access_refuse(s, status, rule, &refused);
+	return k;
+}
+
 /* A name's addresses are known (from the cache or the lookup): a pooled
  * connection to one of them, else a new one. */
 static void route_to(struct session *s, const union sockaddr_any *addrs, int n)
 {
+	union sockaddr_any allowed[DNS_MAX_ADDRS];
+	if (s->x.addr_check) {
+		if (n > DNS_MAX_ADDRS)
+			n = DNS_MAX_ADDRS;
+		if ((n = allowed_addresses(s, addrs, n, allowed)) == 0)
+			return;
+		addrs = allowed;
+	}
 	if (s->x.pool_ok) {
 		char key[UPSTREAM_KEY_MAX];
 		pool_key(s, key);
@@ -214,6 +275,13 @@ void route_request(struct session *s, int allow_pool)
 			s->up = s->pinned;
 			s->pinned = NULL;
 			s->x.pin = 1; /* it stays this client's */
+			int rule, st = s->x.addr_check ? access_check_addr(s, upstream_peer(s->up), &rule) : 0;
+			if (st) {
+				union sockaddr_any peer = *upstream_peer(s->up);
+				session_drop_upstream(s);
+				access_refuse(s, st, rule, &peer);
+				return;
+			}
 			reuse(s);
 			return;
 		}
@@ -230,17 +298,29 @@ void route_request(struct session *s, int allow_pool)
 	if ((unsigned)(s->x.host[0] - '0') < 10 || strchr(s->x.host, ':')) {
 		/* A literal names the only address its connections can have:
 		 * the pool hands them out with no answer to check, before the
-		 * literal is even parsed (for a name, it finds nothing). */
+		 * literal is even parsed (for a name, it finds nothing); the
+		 * access rules look at the address the connection has. */
+		union sockaddr_any lit;
+		int rule, st;
 		if (s->x.pool_ok) {
 			char key[UPSTREAM_KEY_MAX];
 			pool_key(s, key);
 			if ((s->up = upstream_take(w->pool, key, NULL, 0, on_upstream, s)) != NULL) {
+				if (s->x.addr_check && (st = access_check_addr(s, upstream_peer(s->up), &rule)) != 0) {
+					lit = *upstream_peer(s->up);
+					session_drop_upstream(s);
+					access_refuse(s, st, rule, &lit);
+					return;
+				}
 				reuse(s);
 				return;
 			}
 		}
-		union sockaddr_any lit;
 		if (route_parse_literal(s->x.host, s->x.port, &lit) == 0) {
+			if (s->x.addr_check && (st = access_check_addr(s, &lit, &rule)) != 0) {
+				access_refuse(s, st, rule, &lit);
+				return;
+			}
 			use_addresses(s, &lit, 1);
 			return;
 		}

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "session_int.h"
+#include "sluice/client_limit.h"
 #include "sluice/log.h"
 
 /* --- buffers ----------------------------------------------------------------------- */
@@ -134,6 +135,7 @@ void session_close(struct session *s)
 	free(s->tunnel_target);
 	s->tunnel_target = NULL;
 	s->state = S_CLOSED;
+	client_limit_give(&s->peer);
 	worker_conn_closed(w, &s->link);
 }
 
@@ -610,7 +612,7 @@ static void on_client(struct io *io, uint32_t events)
 	session_pump(s);
 }
 
-int session_start(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind)
+int session_start(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (s == NULL || (kind != LISTEN_FORWARD && (s->tp = transparent_new(w->cfg, fd)) == NULL))
@@ -624,6 +626,7 @@ int session_start(struct worker *w, int fd, const union sockaddr_any *peer, enum
 	s->cfg = config_ref(w->cfg);
 	s->peer = *peer;
 	s->kind = (uint8_t)kind;
+	s->listener = (uint8_t)listener;
 	s->timer.cb = on_timer;
 	s->last_active = loop_now(w->loop);
 	exchange_start(s);

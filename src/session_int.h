@@ -9,6 +9,7 @@
  *                  stale-pool retry, local replies, finishing
  *   route.c        where a request goes: pool, literal address, DNS, connect
  *                  with fallback to the next address
+ *   access.c       the access rules applied to it, and the loop guard
  *   transparent.c  redirected connections: original destination, Host rules,
  *                  the TLS peek
  *   record.c       the access-log record of an exchange
@@ -37,6 +38,7 @@
 #include <llhttp.h>
 #include <stdint.h>
 
+#include "sluice/acl.h"
 #include "sluice/body.h"
 #include "sluice/buf.h"
 #include "sluice/config.h"
@@ -120,6 +122,7 @@ struct record {
 					   authentication when it exists; NULL ("-") */
 	uint8_t hier;			/* enum hier */
 	uint8_t local;			/* the response is sluice's own */
+	uint8_t denied;			/* ... refusing it by the access rules */
 	uint8_t logged;			/* the line was written */
 	union sockaddr_any peer;	/* the server's address, unless HIER_NONE */
 	char ctype[64];			/* the response's Content-Type */
@@ -138,6 +141,10 @@ struct exchange {
 	uint8_t url_done;		/* the request target is complete */
 	uint8_t req_event, res_event;	/* enum parse_event */
 	uint8_t body_sent;		/* request body bytes went up */
+	uint8_t acl_ask;		/* the rules' answer depends on the address: */
+	struct acl_pending acl_pend;	/* ... what is left to it */
+	uint8_t addr_check;		/* check each address (acl_ask, or a port
+					   sluice listens on: the loop guard) */
 	uint8_t msg_begun;		/* bytes of the request arrived */
 	uint8_t res_sent;		/* bytes of the final response reached the client */
 	uint8_t res_reuse;		/* the server may be asked again on this connection */
@@ -167,6 +174,14 @@ struct session {
 	const struct config *cfg;	/* the session's own reference */
 	enum state state;
 	uint8_t kind;			/* enum listen_kind of the listener */
+	uint8_t listener;		/* index of its listen line in cfg */
+	uint8_t acl_conn_done;		/* 1: acl_conn is worked out; 2: and the
+					   answer before DNS too, the same for
+					   every request (policy_per_request) */
+	uint8_t acl_verdict;		/* 2: that answer, */
+	int acl_rule;			/* its rule, */
+	struct acl_pending acl_conn_pend; /* and what it leaves to the address */
+	struct acl_conn acl_conn;	/* the connection's src and listener ACLs */
 	uint8_t keep_alive;		/* client wants (and may have) another request */
 	uint8_t http10;			/* client spoke HTTP/1.0 */
 	uint8_t close_after;		/* close the client after this response */
@@ -264,6 +279,19 @@ int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out
 /* The exchange is complete and the server connection healthy: keep it for
  * this client alone (x.pin) or give it to the pool.  s->up is NULL after. */
 void route_release(struct session *s);
+
+/* --- access.c ------------------------------------------------------------------- */
+
+/* The request's target is known (x.host, x.port; the name a transparent
+ * client gave): check the rules before any lookup or connection.  0 to go
+ * on (x.acl_ask, x.addr_check set), -1 after answering 403. */
+int access_check_request(struct session *s);
+/* May route connect to dst (or reuse a connection to it)?  0, or the
+ * status refusing it (403, 508) and the deciding rule in *rule.  Only
+ * needed when x.addr_check. */
+int access_check_addr(struct session *s, const union sockaddr_any *dst, int *rule);
+/* Answer status (403, 508) for what access_check_* refused, and log why. */
+void access_refuse(struct session *s, int status, int rule, const union sockaddr_any *dst);
 
 /* --- transparent.c -------------------------------------------------------------- */
 

@@ -142,6 +142,8 @@ static void tls_decide(struct session *s, enum tls_hello r)
 	s->x.req_done = 1;
 	if (s->client.in)
 		s->client.in->parsed = s->client.in->end;
+	if (access_check_request(s) == -1)
+		return;
 	route_request(s, 0); /* a literal address: connects at once */
 }
 

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sluice/client_limit.h"
 #include "sluice/session.h"
 
 #define PIPES_IDLE_MAX 32 /* per worker: idle pipes count against the user's pipe quota too */
@@ -152,8 +153,10 @@ static void on_wake(struct io *io, uint32_t events)
 		}
 		pthread_mutex_unlock(&w->qlock);
 		for (uint32_t i = 0; i < n; i++)
-			if (session_start(w, batch[i].fd, &batch[i].peer, batch[i].kind) == -1)
+			if (session_start(w, batch[i].fd, &batch[i].peer, batch[i].listener, batch[i].kind) == -1) {
 				atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
+				client_limit_give(&batch[i].peer);
+			}
 		if (n < 64)
 			break;
 	}
@@ -263,6 +266,7 @@ void worker_destroy(struct worker *w)
 	while (w->qlen > 0) {
 		close(w->queue[w->qhead].fd);
 		atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
+		client_limit_give(&w->queue[w->qhead].peer);
 		w->qhead = (w->qhead + 1) % w->qcap;
 		w->qlen--;
 	}
@@ -289,7 +293,7 @@ void worker_destroy(struct worker *w)
 	w->cfg = NULL;
 }
 
-int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind)
+int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind)
 {
 	pthread_mutex_lock(&w->qlock);
 	if (w->qlen == w->qcap) {
@@ -309,6 +313,7 @@ int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, en
 	struct handoff *h = &w->queue[(w->qhead + w->qlen) % w->qcap];
 	h->fd = fd;
 	h->kind = kind;
+	h->listener = listener;
 	h->peer = *peer;
 	/* The worker drains the whole queue per wake-up, under this lock: a
 	 * queue that was not empty has a wake-up coming already. */

@@ -23,6 +23,10 @@ struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen
 /* Start the accept thread handing sockets to workers[0..n), within
  * worker_limits() (set before). */
 int acceptor_start(struct acceptor *a, struct worker *workers, int n);
+/* The addresses the listeners are bound to, in listen-line order (a port 0
+ * in a listen line is the port the kernel chose): *addrs, and how many.
+ * Set by acceptor_new before any worker runs; the loop guard reads it. */
+int acceptor_bound(const union sockaddr_any **addrs);
 /* Stop accepting, join the thread, close the listeners, free. */
 void acceptor_free(struct acceptor *a);
 

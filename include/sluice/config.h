@@ -29,6 +29,7 @@
 
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_CONNECT_PORTS 32
+#define CONFIG_MAX_VALUES 256		/* values on one line (acl lists) */
 #define CONFIG_MAX_HEADERS_LIMIT 1000	/* the largest max_headers a config may set */
 
 /* What arrives on a listener. */
@@ -50,6 +51,7 @@ struct config {
 	int nlisten;
 	int workers;			/* 0: one per CPU the process may run on */
 	int max_connections;		/* client connections, all workers together */
+	uint32_t max_connections_per_client; /* from one address; 0: no limit */
 
 	uint32_t buffer_size;		/* each direction's buffer */
 	uint32_t worker_buffers_max;	/* buffers in use per worker; 0: no limit */
@@ -85,11 +87,21 @@ struct config {
 	uint32_t tunnel_pipe_memory;	/* splice pipes' capacity per worker, bytes; 0: auto
 					   (64 MiB, within an unprivileged user's pipe quota) */
 
+	/* acl and http_access lines (acl.h); NULL until the first one.  After
+	 * config_complete, never NULL: the built-in rules when the file has
+	 * no http_access line.  Owned by the config, freed with it. */
+	struct policy *policy;
+
 	atomic_uint refs;		/* snapshots only: config.c's bookkeeping */
 };
 
+struct policy;
+
 /* Fill in the built-in defaults. */
 void config_defaults(struct config *c);
+/* Free what a config owns (its policy); a snapshot's last config_unref
+ * does this.  For configs on the stack (tests). */
+void config_clear(struct config *c);
 
 /* --- snapshots ----------------------------------------------------------------- */
 
@@ -121,6 +133,11 @@ int config_parse(struct config *c, const char *text, const char *name, char *err
 
 /* Read and apply a file.  Returns 0, or -1 with a message in err. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/* After all sources were applied: put in what the sources left to the
+ * defaults and needs building (the built-in access rules).  0, or -1 with
+ * err. */
+int config_complete(struct config *c, char *err, size_t errlen);
 
 /* Cross-field checks after all sources were applied.  Returns 0 or -1. */
 int config_validate(const struct config *c, char *err, size_t errlen);

@@ -17,11 +17,11 @@ struct worker;
 struct session;
 
 /* Take ownership of an accepted, non-blocking client socket that arrived on
- * a listener of the given kind; the session takes a reference to the
+ * listen line number listener, of the given kind; the session takes a reference to the
  * worker's current config snapshot and registers with the worker
  * (worker_conn_add).  Returns 0, or -1 (fd closed, nothing registered) when
  * out of memory, when epoll refuses it, or when a redirected TLS connection
  * was not redirected at all or goes to the gateway itself. */
-int session_start(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind);
+int session_start(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind);
 
 #endif

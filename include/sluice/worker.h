@@ -87,6 +87,7 @@ struct worker_conn {
 struct handoff {
 	int fd;
 	enum listen_kind kind;
+	int listener;			/* index of its listen line */
 	union sockaddr_any peer;
 };
 
@@ -135,7 +136,7 @@ void worker_destroy(struct worker *w);
 /* From the acceptor thread: give fd to the worker; it counts as a
  * connection from now on.  Returns 0, or -1 (not counted; the caller
  * closes fd) when the queue cannot grow. */
-int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, enum listen_kind kind);
+int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind);
 
 /* Client connections of all workers, queued or started: the acceptor's
  * max_connections.  Any thread. */

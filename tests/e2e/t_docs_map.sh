@@ -18,3 +18,10 @@ ok "$doc lists the $(echo "$present" | wc -l) files of src/"
 bad=$(grep -rln 'DESIGN\.md' src include || true)
 [ -z "$bad" ] || fail "source comments point at DESIGN.md (not in the repository): $bad"
 ok "no source comment points outside the repository"
+# systemd/sluice.conf writes out the built-in access rules as they are
+rules=$(sed -n '/^const char policy_default_text\[\] =/,/;$/p' src/acl.c | sed -n 's/^[[:space:]]*"\(.*\)\\n";\{0,1\}$/\1/p')
+[ "$(echo "$rules" | wc -l)" -ge 5 ] || fail "built-in rules not found in src/acl.c"
+while IFS= read -r line; do
+	grep -qxF "$line" systemd/sluice.conf || fail "systemd/sluice.conf lacks the built-in rule line: $line"
+done <<<"$rules"
+ok "systemd/sluice.conf shows the built-in access rules as src/acl.c has them"

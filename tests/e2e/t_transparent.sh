@@ -321,3 +321,36 @@ ok "the plain listener 127.0.0.1:3128 proxies as before (HIER_DIRECT)"
 sluice_alive || fail "sluice died"
 stop_sluice
 untrack "$SLUICE_PID"
+
+# --- access rules on the transparent listeners -----------------------------------------------
+# dstdomain matches the name the client gave: Host for HTTP, the SNI for TLS.
+# A denied HTTP request gets 403; a denied TLS connection a fatal
+# access_denied alert before the close, which curl reports.
+{
+	cat "$T/sluice.conf"
+	echo "acl blocked dstdomain .blocked.test"
+	echo "http_access deny blocked"
+	echo "http_access allow all"
+} >"$T/rules.conf"
+: >"$T/sluice.err"
+ip netns exec "$NS_G" "$SLUICE" -c "$T/rules.conf" 2>>"$T/sluice.err" &
+SLUICE_PID=$!
+PIDS+=("$SLUICE_PID")
+wait_for 10 lines_ge 5 "listening on " "$T/sluice.err" || fail "sluice (with rules) did not open its 5 listeners"
+in_c curl -sS -m 10 -H 'Host: www.blocked.test' -o "$T/body" -w '%{http_code}' "http://10.200.2.2/echo" \
+	>"$T/code" 2>"$T/curl.err" || fail "Host: www.blocked.test: curl: $(cat "$T/curl.err")"
+expect_eq "$(cat "$T/code")" 403 "transparent HTTP with Host: www.blocked.test"
+grep -q "access denied by sluice policy" "$T/body" || fail "transparent HTTP 403 body: $(cat "$T/body")"
+in_c curl -sS -m 10 -o "$T/echo" -w '%{http_code}' "http://10.200.2.2/echo" >"$T/code" 2>"$T/curl.err" \
+	|| fail "transparent HTTP, not blocked: $(cat "$T/curl.err")"
+expect_eq "$(cat "$T/code")" 200 "transparent HTTP, not blocked"
+in_c curl -sS -m 10 --cacert "$T/cert.pem" --resolve "www.blocked.test:443:10.200.2.2" -o /dev/null \
+	"https://www.blocked.test/" 2>"$T/curl.err" && fail "https://www.blocked.test/ was relayed"
+grep -qi "access denied" "$T/curl.err" || fail "denied TLS: curl did not report the access_denied alert: $(cat "$T/curl.err")"
+wait_for 5 grep -q "TCP_DENIED/403 .* CONNECT www\.blocked\.test:443 " "$T/access.log" \
+	|| fail "denied TLS: no TCP_DENIED line: $(cat "$T/access.log")"
+tls_check 10.200.2.2 4 "transparent TLS, not blocked"
+ok "transparent listeners: dstdomain on Host (403) and on SNI (TLS access_denied alert, curl says so); others pass"
+sluice_alive || fail "sluice (with rules) died"
+stop_sluice
+untrack "$SLUICE_PID"

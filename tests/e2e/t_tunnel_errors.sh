@@ -66,16 +66,18 @@ full || fail "the silent listener still completes handshakes"
 } >"$T/hosts"
 start_dnsmasq "$T/hosts" 60
 
-# --- the default policy: 443 only -----------------------------------------------------------
+# --- the default policy: 443 and 80 (browsers' ws://) ------------------------------------------
 start_sluice "resolver 127.0.0.1:$DNS_PORT"
 connect_to "127.0.0.1:8443" >"$T/r" || fail "sluice did not close after refusing port 8443"
 refused_with "$T/r" "403 Forbidden" "not allowed" "CONNECT to 8443 with the default connect_ports"
-connect_to "127.0.0.1:443" >"$T/r"
-case $(status_of "$T/r") in
-"HTTP/1.1 403"*) fail "CONNECT to 443 refused by the default policy: $(cat "$T/r")" ;;
-"") fail "no answer to CONNECT 127.0.0.1:443" ;;
-esac
-ok "default connect_ports: 8443 gets 403, 443 is allowed ($(status_of "$T/r"))"
+for port in 443 80; do
+	connect_to "127.0.0.1:$port" >"$T/r"
+	case $(status_of "$T/r") in
+	"HTTP/1.1 403"*) fail "CONNECT to $port refused by the default policy: $(cat "$T/r")" ;;
+	"") fail "no answer to CONNECT 127.0.0.1:$port" ;;
+	esac
+done
+ok "default connect_ports: 8443 gets 403, 443 and 80 are allowed ($(status_of "$T/r"))"
 stop_sluice
 untrack "$SLUICE_PID"
 
@@ -93,7 +95,7 @@ refused_with "$T/r" "403 Forbidden" "not allowed" "CONNECT with data behind the 
 code=$(curl -s -o /dev/null -w '%{http_connect}' -m 10 -p -x "$PROXY" "http://127.0.0.1:$NOT_ALLOWED/")
 expect_eq "$code" 403 "curl --proxytunnel to a port not allowed: CONNECT status"
 grep -q "^conn " "$T/peer.report" && fail "sluice connected to a port it refused: $(cat "$T/peer.report")"
-access_log_has "TAG_NONE/403 .* CONNECT 127.0.0.1:$NOT_ALLOWED .*not allowed" \
+access_log_has "TCP_DENIED/403 .* CONNECT 127.0.0.1:$NOT_ALLOWED .*not allowed" \
 	|| fail "access log for the 403: $(cat "$T/access.log")"
 ok "port not in connect_ports: 403 naming the cause, the origin never contacted"
 

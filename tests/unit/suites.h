@@ -25,5 +25,8 @@ Suite *worker_suite(void);
 Suite *tls_hello_suite(void);
 Suite *intercept_suite(void);
 Suite *upstream_suite(void);
+Suite *route_suite(void);
+Suite *nameset_suite(void);
+Suite *acl_suite(void);
 
 #endif

@@ -391,9 +391,9 @@ START_TEST(many_values_are_refused)
 {
 	struct config c;
 	char err[256];
-	/* more words than the longest directive (connect_ports) may take */
-	char text[512] = "\nlisten";
-	for (int i = 0; i < CONFIG_MAX_CONNECT_PORTS + 1; i++)
+	/* more words than a line may hold (acl lists) */
+	char text[2 * CONFIG_MAX_VALUES + 64] = "\nlisten";
+	for (int i = 0; i < CONFIG_MAX_VALUES + 1; i++)
 		strcat(text, " 1");
 	strcat(text, "\n");
 	ck_assert_int_eq(parse(&c, text, err, sizeof(err)), -1);

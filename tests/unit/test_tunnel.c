@@ -161,13 +161,14 @@ static int parse_conf(struct config *c, const char *text, char *err, size_t errl
 	return config_parse(c, text, "t.conf", err, errlen);
 }
 
-START_TEST(connect_ports_default_is_443_only)
+/* 443, and 80 for browsers' ws:// WebSockets (CONNECT host:80) */
+START_TEST(connect_ports_default_is_443_and_80)
 {
 	struct config c;
 	config_defaults(&c);
 	ck_assert_int_eq(config_connect_port_allowed(&c, 443), 1);
 	ck_assert_int_eq(config_connect_port_allowed(&c, 8443), 0);
-	ck_assert_int_eq(config_connect_port_allowed(&c, 80), 0);
+	ck_assert_int_eq(config_connect_port_allowed(&c, 80), 1);
 	ck_assert_int_eq(config_connect_port_allowed(&c, 22), 0);
 	ck_assert_int_eq(config_connect_port_allowed(&c, 0), 0);
 	ck_assert_int_eq(config_connect_port_allowed(&c, 443 + 65536), 0);
@@ -1091,7 +1092,7 @@ Suite *tunnel_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("connect_ports");
-	tcase_add_test(tc, connect_ports_default_is_443_only);
+	tcase_add_test(tc, connect_ports_default_is_443_and_80);
 	tcase_add_test(tc, connect_ports_list);
 	tcase_add_test(tc, connect_ports_replace_the_default);
 	tcase_add_test(tc, connect_ports_commas);

@@ -1,0 +1,269 @@
+/* acl_check: requests checked against a policy (include/sluice/acl.h).
+ *
+ * A rule's answer is three-valued before DNS: it matches, it does not, or
+ * it may (every ACL on it matches but a dst one, which needs the address).
+ * policy_check walks the rules once; policy_check_addr looks at the dst
+ * ACLs of the rules that may match, and nothing else, for each address.
+ */
+#include "acl_int.h"
+
+#include <arpa/inet.h>
+
+/* Does a fall in the prefix whose key is k?  (A byte loop: at most 16,
+ * and usually one or two, cheaper than a call to memcmp.) */
+static int in_prefix(const uint8_t *k, const uint8_t *a)
+{
+	int len = k[0], full = len >> 3, rest = len & 7;
+	for (int i = 0; i < full; i++)
+		if (k[1 + i] != a[i])
+			return 0;
+	return rest == 0 || (a[full] & (uint8_t)(0xff << (8 - rest))) == k[1 + full];
+}
+
+static int prefixes_match(const struct prefixes *p, const uint8_t *a, int n)
+{
+	if (p->nsmall <= SMALL_PREFIXES) {
+		for (int i = 0; i < p->nsmall; i++)
+			if (in_prefix(p->small[i], a))
+				return 1;
+		return 0;
+	}
+	uint8_t key[17];
+	for (int i = 0; i < p->nlens; i++) {
+		prefix_key(key, a, n, p->lens[i]);
+		if (nameset_has(p->set, key, (size_t)n + 1))
+			return 1;
+	}
+	return 0;
+}
+
+int acl_cidrs_match(const struct cidrs *c, const struct sockaddr *sa)
+{
+	uint8_t a[16];
+	int n = addr_bytes(sa, a);
+	return n && prefixes_match(n == 4 ? &c->v4 : &c->v6, a, n);
+}
+
+int policy_addr_is_self(const struct policy *p, const struct sockaddr *sa)
+{
+	uint8_t a[16];
+	int n = addr_bytes(sa, a);
+	if (n == 4 && a[0] == 127)
+		return 1;
+	static const uint8_t loop6[16] = { [15] = 1 };
+	if (n == 16 && memcmp(a, loop6, 16) == 0)
+		return 1;
+	return n && prefixes_match(n == 4 ? &p->self.v4 : &p->self.v6, a, n);
+}
+
+static int same_sockaddr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return 0;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	return 0;
+}
+
+/* A literal address target (IPv6 ones come without brackets): such a
+ * target names no domain. */
+static int is_literal(const char *host)
+{
+	struct in_addr a4;
+	return strchr(host, ':') || ((unsigned)(host[0] - '0') < 10 && inet_pton(AF_INET, host, &a4) == 1);
+}
+
+static int match_domain(const struct acl *a, const char *host)
+{
+	char n[256];
+	int len = fold_name(host, strlen(host), n);
+	if (len <= 0)
+		return 0;
+	if (nameset_has(a->exact, n, (size_t)len) || nameset_has(a->suffix, n, (size_t)len))
+		return 1;
+	for (int i = 0; i < len; i++)
+		if (n[i] == '.' && nameset_has(a->suffix, n + i + 1, (size_t)(len - i - 1)))
+			return 1;
+	return 0;
+}
+
+/* --- checking ----------------------------------------------------------------------- */
+
+/* 1: matches, 0: does not, -1: cannot know yet (dst before DNS). */
+static int match_acl(const struct acl *a, const struct acl_request *r, const struct sockaddr *dst)
+{
+	switch (a->type) {
+	case A_ALL:
+		return 1;
+	case A_SRC:
+		return r->client && acl_cidrs_match(&a->addrs, r->client);
+	case A_DST:
+		return dst ? acl_cidrs_match(&a->addrs, dst) : -1;
+	case A_DSTDOMAIN:
+		return r->host && !is_literal(r->host) && match_domain(a, r->host);
+	case A_PORT:
+		return a->ports && r->port >= 1 && r->port <= 65535 && (a->ports[r->port >> 3] >> (r->port & 7) & 1);
+	case A_METHOD:
+		return r->method >= 0 && r->method < METHODS && (a->methods >> r->method & 1);
+	case A_USER:
+		return r->user && nameset_has(a->exact, r->user, strlen(r->user));
+	case A_LISTENER:
+		for (int i = 0; r->listener && i < a->nlisteners; i++)
+			if (same_sockaddr((const struct sockaddr *)&a->listeners[i], r->listener))
+				return 1;
+		return 0;
+	case A_NTYPES:
+		break;
+	}
+	return 0;
+}
+
+/* One check's answers for the first 32 ACLs, a bit each, so that an ACL
+ * on several rules (a "lan" on every line) is looked up once per check. */
+struct eval {
+	const struct policy *p;
+	const struct acl_request *r;
+	const struct sockaddr *dst;
+	uint32_t seen, yes, unknown;
+};
+
+static int acl_answer(struct eval *e, uint32_t idx)
+{
+	const struct acl_conn *c = e->r ? e->r->conn : NULL;
+	if (c && idx < 64 && (c->known >> idx & 1))
+		return (int)(c->yes >> idx & 1);
+	if (idx >= 32)
+		return match_acl(&e->p->acls[idx], e->r, e->dst);
+	uint32_t bit = 1u << idx;
+	if (!(e->seen & bit)) {
+		int m = match_acl(&e->p->acls[idx], e->r, e->dst);
+		e->seen |= bit;
+		e->yes |= m == 1 ? bit : 0;
+		e->unknown |= m == -1 ? bit : 0;
+	}
+	return e->unknown & bit ? -1 : (e->yes & bit) != 0;
+}
+
+static int match_rule(struct eval *e, const struct rule *ru)
+{
+	int unknown = 0;
+	for (uint32_t i = 0; i < ru->n; i++) {
+		const struct term *t = &e->p->terms[ru->first + i];
+		int m = acl_answer(e, t->acl);
+		if (m == -1) {
+			unknown = 1;
+			continue;
+		}
+		if (m == t->neg)
+			return 0;
+	}
+	return unknown ? -1 : 1;
+}
+
+/* The first rule that matches decides.  Before DNS, rules that might
+ * match (they need the address) ahead of the first sure match leave the
+ * answer to the address (ACL_ASK_ADDR: the caller asks per address),
+ * unless they all answer as that match would: then the address cannot
+ * change the answer, and a client every rule denies is denied before any
+ * lookup is made for it. */
+enum acl_verdict policy_check(const struct policy *p, const struct acl_request *r, const struct sockaddr *dst,
+			      int *rule, struct acl_pending *pend)
+{
+	int maybe = -1, maybe_allow = 0, maybe_deny = 0;
+	uint64_t maybes = 0;
+	uint8_t all = 0;
+	uint32_t i;
+	struct eval e = { p, r, dst, 0, 0, 0 };
+	for (i = 0; i < p->nrules; i++) {
+		int m = match_rule(&e, &p->rules[i]);
+		if (m == 0)
+			continue;
+		if (m == 1)
+			break;
+		if (maybe == -1)
+			maybe = (int)i;
+		if (i - (uint32_t)maybe < 64)
+			maybes |= 1ull << (i - (uint32_t)maybe);
+		else
+			all = 1;
+		maybe_allow |= p->rules[i].allow;
+		maybe_deny |= !p->rules[i].allow;
+	}
+	int allow = i < p->nrules && p->rules[i].allow; /* no sure match: denied */
+	if (maybe != -1 && (allow ? maybe_deny : maybe_allow)) {
+		*rule = maybe;
+		if (pend)
+			*pend = (struct acl_pending){ (uint32_t)maybe, i, maybes, all };
+		return ACL_ASK_ADDR;
+	}
+	/* a deny rule that may have matched, when none surely did: denied
+	 * either way, and that rule is the likelier reason */
+	*rule = i < p->nrules ? (int)i : maybe;
+	return allow ? ACL_ALLOW : ACL_DENY;
+}
+
+enum acl_verdict policy_check_addr(const struct policy *p, const struct acl_pending *pend,
+				   const struct acl_request *r, const struct sockaddr *dst, int *rule)
+{
+	if (pend->all)
+		return policy_check(p, r, dst, rule, NULL);
+	/* the pending rules' other ACLs all matched: only their dst ones are
+	 * left to look at */
+	for (uint64_t m = pend->maybes; m; m &= m - 1) {
+		uint32_t i = pend->first + (uint32_t)__builtin_ctzll(m);
+		const struct rule *ru = &p->rules[i];
+		int ok = 1;
+		for (uint32_t t = 0; t < ru->n && ok; t++) {
+			const struct term *te = &p->terms[ru->first + t];
+			const struct acl *a = &p->acls[te->acl];
+			if (a->type == A_DST && acl_cidrs_match(&a->addrs, dst) == te->neg)
+				ok = 0;
+		}
+		if (ok) {
+			*rule = (int)i;
+			return ru->allow ? ACL_ALLOW : ACL_DENY;
+		}
+	}
+	if (pend->sure < p->nrules) {
+		*rule = (int)pend->sure;
+		return p->rules[pend->sure].allow ? ACL_ALLOW : ACL_DENY;
+	}
+	*rule = -1;
+	return ACL_DENY;
+}
+
+int policy_per_request(const struct policy *p)
+{
+	for (uint32_t i = 0; i < p->nterms; i++) {
+		enum acl_type t = p->acls[p->terms[i].acl].type;
+		if (t != A_SRC && t != A_LISTENER && t != A_ALL && t != A_DST)
+			return 1;
+	}
+	return 0;
+}
+
+void policy_conn(const struct policy *p, const struct acl_request *r, struct acl_conn *c)
+{
+	c->known = c->yes = 0;
+	for (uint32_t i = 0; i < p->nacls && i < 64; i++) {
+		enum acl_type t = p->acls[i].type;
+		if (t != A_SRC && t != A_LISTENER && t != A_ALL)
+			continue;
+		c->known |= 1ull << i;
+		if (match_acl(&p->acls[i], r, NULL) == 1)
+			c->yes |= 1ull << i;
+	}
+}
+
+const char *policy_rule_where(const struct policy *p, int rule)
+{
+	if (rule < 0 || (uint32_t)rule >= p->nrules)
+		return "no rule matched";
+	return p->rules[rule].where;
+}
