@@ -315,6 +315,8 @@ static struct acl *new_acl(struct policy *p, const char *name, enum acl_type typ
 	a->type = type;
 	if ((a->where = where_of(file, line)) == NULL)
 		return NULL;
+	if (p->nacls < 64 && (type == A_DSTDOMAIN || type == A_USER))
+		p->costly |= 1ull << p->nacls;
 	p->nacls++;
 	return a;
 }
@@ -447,6 +449,16 @@ static int access_directive(struct policy *p, char *const *argv, int argc, const
 	r->allow = argv[1][0] == 'a';
 	r->first = first;
 	r->n = p->nterms - first;
+	r->wide = 0;
+	r->pos = r->neg = 0;
+	for (uint32_t t = first; t < p->nterms; t++) {
+		if (p->terms[t].acl >= 64)
+			r->wide = 1;
+		else if (p->terms[t].neg)
+			r->neg |= 1ull << p->terms[t].acl;
+		else
+			r->pos |= 1ull << p->terms[t].acl;
+	}
 	if ((r->where = where_of(file, line)) == NULL)
 		goto oom;
 	p->nrules++;

@@ -71,6 +71,21 @@ static int same_sockaddr(const struct sockaddr *a, const struct sockaddr *b)
 	return 0;
 }
 
+/* --- checking ----------------------------------------------------------------------- */
+
+/* One check: the request, and the answers found so far for the first 64
+ * ACLs, a bit each (an ACL on several rules is looked up once), starting
+ * from the connection's (src, listener, all).  The target's name is
+ * folded once, when a dstdomain ACL first needs it. */
+struct eval {
+	const struct policy *p;
+	const struct acl_request *r;
+	const struct sockaddr *dst;
+	uint64_t known, yes, unknown;
+	int name_len;		/* -2: not folded yet; -1: no name (none, or a literal) */
+	char name[256];
+};
+
 /* A literal address target (IPv6 ones come without brackets): such a
  * target names no domain. */
 static int is_literal(const char *host)
@@ -79,10 +94,14 @@ static int is_literal(const char *host)
 	return strchr(host, ':') || ((unsigned)(host[0] - '0') < 10 && inet_pton(AF_INET, host, &a4) == 1);
 }
 
-static int match_domain(const struct acl *a, const char *host)
+static int match_domain(const struct acl *a, struct eval *e)
 {
-	char n[256];
-	int len = fold_name(host, strlen(host), n);
+	if (e->name_len == -2) {
+		const char *h = e->r->host;
+		e->name_len = h && !is_literal(h) ? fold_name(h, strlen(h), e->name) : -1;
+	}
+	int len = e->name_len;
+	const char *n = e->name;
 	if (len <= 0)
 		return 0;
 	if (nameset_has(a->exact, n, (size_t)len) || nameset_has(a->suffix, n, (size_t)len))
@@ -93,20 +112,19 @@ static int match_domain(const struct acl *a, const char *host)
 	return 0;
 }
 
-/* --- checking ----------------------------------------------------------------------- */
-
 /* 1: matches, 0: does not, -1: cannot know yet (dst before DNS). */
-static int match_acl(const struct acl *a, const struct acl_request *r, const struct sockaddr *dst)
+static int match_acl(const struct acl *a, struct eval *e)
 {
+	const struct acl_request *r = e->r;
 	switch (a->type) {
 	case A_ALL:
 		return 1;
 	case A_SRC:
 		return r->client && acl_cidrs_match(&a->addrs, r->client);
 	case A_DST:
-		return dst ? acl_cidrs_match(&a->addrs, dst) : -1;
+		return e->dst ? acl_cidrs_match(&a->addrs, e->dst) : -1;
 	case A_DSTDOMAIN:
-		return r->host && !is_literal(r->host) && match_domain(a, r->host);
+		return match_domain(a, e);
 	case A_PORT:
 		return a->ports && r->port >= 1 && r->port <= 65535 && (a->ports[r->port >> 3] >> (r->port & 7) & 1);
 	case A_METHOD:
@@ -124,34 +142,54 @@ static int match_acl(const struct acl *a, const struct acl_request *r, const str
 	return 0;
 }
 
-/* One check's answers for the first 32 ACLs, a bit each, so that an ACL
- * on several rules (a "lan" on every line) is looked up once per check. */
-struct eval {
-	const struct policy *p;
-	const struct acl_request *r;
-	const struct sockaddr *dst;
-	uint32_t seen, yes, unknown;
-};
+static void eval_init(struct eval *e, const struct policy *p, const struct acl_request *r,
+		      const struct sockaddr *dst)
+{
+	e->p = p;
+	e->r = r;
+	e->dst = dst;
+	e->known = r && r->conn ? r->conn->known : 0;
+	e->yes = r && r->conn ? r->conn->yes : 0;
+	e->unknown = 0;
+	e->name_len = -2;
+}
 
 static int acl_answer(struct eval *e, uint32_t idx)
 {
-	const struct acl_conn *c = e->r ? e->r->conn : NULL;
-	if (c && idx < 64 && (c->known >> idx & 1))
-		return (int)(c->yes >> idx & 1);
-	if (idx >= 32)
-		return match_acl(&e->p->acls[idx], e->r, e->dst);
-	uint32_t bit = 1u << idx;
-	if (!(e->seen & bit)) {
-		int m = match_acl(&e->p->acls[idx], e->r, e->dst);
-		e->seen |= bit;
+	if (idx >= 64)
+		return match_acl(&e->p->acls[idx], e);
+	uint64_t bit = 1ull << idx;
+	if (!(e->known & bit)) {
+		int m = match_acl(&e->p->acls[idx], e);
+		e->known |= bit;
 		e->yes |= m == 1 ? bit : 0;
 		e->unknown |= m == -1 ? bit : 0;
 	}
 	return e->unknown & bit ? -1 : (e->yes & bit) != 0;
 }
 
+/* A rule over the first 64 ACLs is its ACLs as two bit sets: those that
+ * must match (pos) and must not (neg); the rest are walked term by term. */
 static int match_rule(struct eval *e, const struct rule *ru)
 {
+	if (!ru->wide) {
+		/* an answer known already may rule it out; else the cheap
+		 * ACLs first (a name look-up only when nothing else decides),
+		 * stopping at the first that rules it out */
+		uint64_t all = ru->pos | ru->neg;
+		for (int pass = 0; pass < 2; pass++) {
+			if ((ru->pos & e->known & ~e->yes & ~e->unknown) | (ru->neg & e->yes))
+				return 0;
+			uint64_t need = all & ~e->known & (pass ? e->p->costly : ~e->p->costly);
+			for (; need; need &= need - 1) {
+				uint32_t idx = (uint32_t)__builtin_ctzll(need);
+				int m = acl_answer(e, idx);
+				if (m == ((ru->neg >> idx & 1) ? 1 : 0))
+					return 0;
+			}
+		}
+		return all & e->unknown ? -1 : 1;
+	}
 	int unknown = 0;
 	for (uint32_t i = 0; i < ru->n; i++) {
 		const struct term *t = &e->p->terms[ru->first + i];
@@ -179,7 +217,8 @@ enum acl_verdict policy_check(const struct policy *p, const struct acl_request *
 	uint64_t maybes = 0;
 	uint8_t all = 0;
 	uint32_t i;
-	struct eval e = { p, r, dst, 0, 0, 0 };
+	struct eval e;
+	eval_init(&e, p, r, dst);
 	for (i = 0; i < p->nrules; i++) {
 		int m = match_rule(&e, &p->rules[i]);
 		if (m == 0)
@@ -256,7 +295,10 @@ void policy_conn(const struct policy *p, const struct acl_request *r, struct acl
 		if (t != A_SRC && t != A_LISTENER && t != A_ALL)
 			continue;
 		c->known |= 1ull << i;
-		if (match_acl(&p->acls[i], r, NULL) == 1)
+		struct eval e;
+		eval_init(&e, p, r, NULL);
+		e.known = e.yes = 0;
+		if (match_acl(&p->acls[i], &e) == 1)
 			c->yes |= 1ull << i;
 	}
 }

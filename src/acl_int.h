@@ -63,7 +63,9 @@ struct term {
 
 struct rule {
 	uint8_t allow;
+	uint8_t wide;		/* names an ACL past the 64th: walk its terms */
 	uint32_t first, n;	/* its terms */
+	uint64_t pos, neg;	/* else: its ACLs that must match, and must not */
 	char *where;
 };
 
@@ -75,6 +77,7 @@ struct policy {
 	struct rule *rules;
 	uint32_t nrules, cap_rules;
 	struct cidrs self;	/* this host's interface addresses */
+	uint64_t costly;	/* of the first 64 ACLs, those that hash a name */
 };
 
 /* --- forms both sides compare ---------------------------------------------------------- */
