@@ -20,14 +20,17 @@ SAN_FLAGS ?=
 LLHTTP_SRC := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
 PKGS     := libcares libsystemd
-CPPFLAGS := -Iinclude -I$(LLHTTP_INC) -D_GNU_SOURCE
+# apr-util checks the htpasswd hashes of its own (apr1-MD5, {SHA}); its
+# pkg-config would drag LDAP in, so only apr's include path is taken.
+APR_INC  := $(shell pkg-config --variable=includedir apr-1 2>/dev/null)
+CPPFLAGS := -Iinclude -I$(LLHTTP_INC) $(if $(APR_INC),-I$(APR_INC)) -D_GNU_SOURCE
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -pthread -MMD -MP
-LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -laprutil-1 -lapr-1 -lcrypt -pthread
 
 VERSION  := 0.1.0
 
 # Packages needed to build, and the extra ones the tests drive.
-BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev check
+BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev check libaprutil1-dev libcrypt-dev
 TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl
 BENCH_DEBS := wrk apache2-utils nginx-light haproxy curl valgrind gnuplot-nox squid tinyproxy trafficserver
 # Peers the bench starts itself: installing them must not start (or enable at
@@ -144,7 +147,7 @@ test: deps-test
 	./$(BUILD)/unit
 	tests/e2e/run $(BUILD)
 
-unit: deps
+unit: deps-test
 	$(MAKE) $(BUILD)/unit
 	./$(BUILD)/unit
 

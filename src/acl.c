@@ -239,6 +239,8 @@ static int add_value(struct policy *p, struct acl *a, const char *v, const char 
 	return -1;
 }
 
+#define ACL_FILE_MAX (256u << 20)
+
 /* Values from a file: one per line (several on a line are taken too),
  * '#' starts a comment. */
 static int add_file(struct policy *p, struct acl *a, const char *path, char *err, size_t errlen)
@@ -248,11 +250,23 @@ static int add_file(struct policy *p, struct acl *a, const char *path, char *err
 		snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(errno));
 		return -1;
 	}
-	char *line = NULL;
-	size_t cap = 0;
+	/* bounded lines: a path to something endless (/dev/zero) is an
+	 * error, not all the memory there is */
+	char line[4096];
 	int lineno = 0, r = 0;
-	while (r == 0 && getline(&line, &cap, f) != -1) {
+	size_t total = 0;
+	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
+		if ((total += strlen(line)) > ACL_FILE_MAX) {
+			snprintf(err, errlen, "%s: larger than %u MiB", path, ACL_FILE_MAX >> 20);
+			r = -1;
+			break;
+		}
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno, sizeof(line) - 2);
+			r = -1;
+			break;
+		}
 		char *hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
@@ -269,7 +283,6 @@ static int add_file(struct policy *p, struct acl *a, const char *path, char *err
 		snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(errno));
 		r = -1;
 	}
-	free(line);
 	fclose(f);
 	return r;
 }

@@ -1,6 +1,8 @@
 #include "sluice/config.h"
 
 #include "sluice/acl.h"
+#include "sluice/htpasswd.h"
+#include "sluice/textfile.h"
 #include "sluice/tls_hello.h"
 
 #include <arpa/inet.h>
@@ -41,6 +43,11 @@ void config_defaults(struct config *c)
 	snprintf(c->error_log, sizeof(c->error_log), "stderr");
 	c->log_level = LOG_INFO;
 	snprintf(c->via_name, sizeof(c->via_name), "sluice");
+	snprintf(c->auth_realm, sizeof(c->auth_realm), "sluice");
+	c->auth_cache_ttl = 300000;
+	c->auth_cache_size = 4096;
+	c->auth_threads = 2;
+	c->auth_timeout = 10000;
 	/* 80: browsers send ws:// WebSockets through a proxy as CONNECT to
 	 * port 80 (README, Access control) */
 	c->connect_ports[0] = 443;
@@ -67,6 +74,13 @@ void config_clear(struct config *c)
 
 int config_complete(struct config *c, char *err, size_t errlen)
 {
+	if (c->auth_basic[0]) {
+		/* -t names a bad line of the users' file too */
+		struct htpasswd *h = htpasswd_load(c->auth_basic, err, errlen);
+		if (h == NULL)
+			return -1;
+		htpasswd_free(h);
+	}
 	if (policy_has_rules(c->policy))
 		return 0;
 	/* ACLs without a rule using them change nothing: the built-in rules
@@ -418,6 +432,12 @@ static const struct directive directives[] = {
 	{ "access_log", K_STRING, FIELD(access_log), "a path, stderr or off" },
 	{ "error_log", K_STRING, FIELD(error_log), "a path or stderr" },
 	{ "via_name", K_STRING, FIELD(via_name), "a token" },
+	{ "auth_basic", K_STRING, FIELD(auth_basic), "an htpasswd file" },
+	{ "auth_realm", K_STRING, FIELD(auth_realm), "one word, up to 127 characters" },
+	{ "auth_cache_ttl", K_MS, FIELD(auth_cache_ttl), "a duration such as 5m" },
+	{ "auth_cache_size", K_COUNT, FIELD(auth_cache_size), "a number" },
+	{ "auth_threads", K_COUNT, FIELD(auth_threads), "a number (1-64)" },
+	{ "auth_timeout", K_MS, FIELD(auth_timeout), "a duration such as 10s" },
 };
 
 /* Directives whose value needs more than a table entry. */
@@ -622,49 +642,12 @@ int config_parse(struct config *c, const char *text, const char *name, char *err
 
 int config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	char *text = textfile_read(path, 1 << 24, err, errlen);
+	if (text == NULL)
 		return -1;
-	}
-	char *text = NULL;
-	size_t cap = 0, len = 0;
-	for (;;) {
-		if (len + 4096 + 1 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			if (cap > 1 << 24) {
-				snprintf(err, errlen, "%s: file too large", path);
-				goto fail;
-			}
-			char *t = realloc(text, cap);
-			if (t == NULL) {
-				snprintf(err, errlen, "%s: out of memory", path);
-				goto fail;
-			}
-			text = t;
-		}
-		size_t n = fread(text + len, 1, cap - len - 1, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-		goto fail;
-	}
-	text[len] = '\0';
-	if (memchr(text, '\0', len)) {
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		goto fail;
-	}
-	fclose(f);
 	int r = config_parse(c, text, path, err, errlen);
 	free(text);
 	return r;
-fail:
-	fclose(f);
-	free(text);
-	return -1;
 }
 
 int config_validate(const struct config *c, char *err, size_t errlen)
@@ -682,6 +665,22 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	}
 	if (c->via_name[0] == '\0') {
 		snprintf(err, errlen, "via_name: empty");
+		return -1;
+	}
+	/* the realm goes into a quoted-string (Proxy-Authenticate) */
+	for (const char *p = c->auth_realm; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+			snprintf(err, errlen, "auth_realm %s: visible ASCII without \" or \\", c->auth_realm);
+			return -1;
+		}
+	}
+	if (c->auth_threads < 1 || c->auth_threads > 64) {
+		snprintf(err, errlen, "auth_threads %u: 1 to 64", c->auth_threads);
+		return -1;
+	}
+	if (c->auth_cache_size < 1 || c->auth_cache_size > (1u << 24)) {
+		snprintf(err, errlen, "auth_cache_size %u: 1 to 16777216", c->auth_cache_size);
 		return -1;
 	}
 	if (c->buffer_size < 1024 || c->buffer_size > 16 * 1024 * 1024) {

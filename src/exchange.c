@@ -217,7 +217,7 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 		s->close_after = 1;
 	int close = s->close_after || !s->keep_alive;
 	int r = trace ? http_write_trace(s->ohead, h, close)
-		      : http_write_local(s->ohead, 200, NULL, "text/plain", "", 0, close);
+		      : http_write_local(s->ohead, 200, NULL, "text/plain", NULL, "", 0, close);
 	if (r == -1) {
 		exchange_error(s, 431, "request head too large to echo");
 		return;
@@ -261,9 +261,10 @@ static void on_connect_head(struct session *s, const struct http_head *h)
 	b->start = b->parsed;	/* bytes behind the head (a ClientHello) wait in client.in */
 	b->parsed = b->end;
 	response_parser_init(s);
-	if (access_check_request(s) == -1)
+	s->x.allow_pool = 0;	/* a tunnel needs its own connection, never a pooled one */
+	if (proxy_auth_check(s, h) != 0)
 		return;
-	route_request(s, 0);	/* a tunnel needs its own connection, never a pooled one */
+	exchange_checks_done(s);
 }
 
 /* The request head is complete in client.in [start, parsed). */
@@ -344,9 +345,17 @@ static void on_request_head(struct session *s)
 	body_init(&s->x.req_body, http_body_of(&h, 0), h.content_length, 1, cfg->header_max);
 	s->x.req_done = body_done(&s->x.req_body);
 	response_parser_init(s);
+	s->x.allow_pool = 1;
+	if (proxy_auth_check(s, &h) != 0)
+		return;
+	exchange_checks_done(s);
+}
+
+void exchange_checks_done(struct session *s)
+{
 	if (access_check_request(s) == -1)
 		return;
-	route_request(s, 1);
+	route_request(s, s->x.allow_pool);
 }
 
 /* Frame the request body bytes that arrived (body.c).  1 on progress. */
@@ -731,6 +740,11 @@ void exchange_connected(struct session *s)
 
 void exchange_error(struct session *s, int status, const char *reason)
 {
+	exchange_reply(s, status, reason, NULL, 0);
+}
+
+void exchange_reply(struct session *s, int status, const char *reason, const char *extra, int may_keep)
+{
 	char a[80];
 	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
 	s->x.rec.reason = reason;
@@ -759,10 +773,15 @@ void exchange_error(struct session *s, int status, const char *reason)
 		s->server.in->start = s->server.in->parsed = s->server.in->end = 0;
 	char body[256];
 	int n = snprintf(body, sizeof(body), "sluice: %d %s: %s\n", status, http_status_text(status), reason);
-	http_write_local(s->ohead, status, NULL, "text/plain", body, (size_t)n, 1);
+	/* the connection can go on only when nothing of the request is left
+	 * to skip: a body-less request, wholly read, and no byte behind it
+	 * taken as its own (the start of a tunnel after a CONNECT) */
+	int keep = may_keep && s->x.req_done && s->x.req_body.kind == BODY_NONE && s->keep_alive && !s->http10 &&
+		   (s->client.in == NULL || buf_pending(s->client.in) == 0);
+	http_write_local(s->ohead, status, NULL, "text/plain", extra, body, (size_t)n, !keep);
 	s->x.rec.status = status;
 	s->x.rec.local = 1;
-	s->close_after = 1;
+	s->close_after = !keep;
 	s->x.res_head_done = 1;
 	s->state = S_REPLY;
 }

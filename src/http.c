@@ -661,12 +661,12 @@ const char *http_status_text(int status)
 }
 
 int http_write_local(struct buf *out, int status, const char *reason, const char *content_type,
-		     const char *body, size_t body_len, int close)
+		     const char *extra, const char *body, size_t body_len, int close)
 {
 	uint32_t mark = out->end;
 	if (buf_printf(out, "HTTP/1.1 %d %s\r\nServer: sluice\r\nContent-Type: %s\r\n"
-			    "Content-Length: %zu\r\n%s\r\n",
-		       status, reason ? reason : http_status_text(status), content_type, body_len,
+			    "Content-Length: %zu\r\n%s%s\r\n",
+		       status, reason ? reason : http_status_text(status), content_type, body_len, extra ? extra : "",
 		       close ? "Connection: close\r\n" : "") == -1 ||
 	    buf_append(out, body, body_len) == -1) {
 		out->end = out->parsed = mark;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "sluice/acceptor.h"
+#include "sluice/auth.h"
 #include "sluice/client_limit.h"
 #include "sluice/config.h"
 #include "sluice/log.h"
@@ -203,6 +204,10 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		return 1;
 	}
+	if (cfg->auth_basic[0] && auth_start(cfg->auth_basic, (int)cfg->auth_threads, err, sizeof(err)) == -1) {
+		log_err("auth_basic: %s", err);
+		return 1;
+	}
 	int started = 0, failed = 0;
 	for (int i = 0; i < nworkers; i++) {
 		if (worker_init(&workers[i], i, cfg, access_fd, err, sizeof(err)) == -1) {
@@ -249,10 +254,13 @@ int main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 stop:
 	acceptor_free(acc);
-	for (int i = 0; i < started; i++) {
+	for (int i = 0; i < started; i++)
 		worker_stop(&workers[i]);
+	/* checks still queued go back to their workers, which free them */
+	if (cfg->auth_basic[0])
+		auth_stop();
+	for (int i = 0; i < started; i++)
 		worker_destroy(&workers[i]);
-	}
 	free(workers);
 	client_limit_free();
 	access_log_close();

@@ -109,6 +109,7 @@ void session_close(struct session *s)
 		setsockopt(s->client.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	dns_cancel(w->dns, &s->x.dnsw);
+	proxy_auth_cancel(s);
 	if (s->tunnel_live) {
 		relay_release(&s->r_up, w->pipes, &w->bufs);
 		relay_release(&s->r_down, w->pipes, &w->bufs);
@@ -416,6 +417,8 @@ static uint64_t deadline(const struct session *s)
 		if (s->x.msg_begun)
 			return s->x.head_start + c->header_timeout;
 		return s->last_active + (s->nreq ? c->keepalive_timeout : c->header_timeout);
+	case S_AUTH:
+		return s->phase_start + (s->x.auth_late ? AUTH_GUARD_DELAY_MS : c->auth_timeout);
 	case S_RESOLVE:
 		/* c-ares gives up at about dns_timeout; a little slack lets its
 		 * answer (an A without its AAAA, say) win the race */
@@ -471,6 +474,9 @@ static void on_timer(struct timer *t)
 		else
 			session_close(s);
 		break;
+	case S_AUTH:
+		proxy_auth_timeout(s);
+		break;
 	case S_RESOLVE:
 		exchange_error(s, 504, "DNS lookup timed out");
 		break;
@@ -524,6 +530,7 @@ static void check_invariants(const struct session *s)
 	assert(s->client.fd == s->io.fd);
 	assert((s->up == NULL) == (s->server.fd == -1));
 	assert(s->state != S_HEAD || s->up == NULL);
+	assert(s->state != S_AUTH || (s->up == NULL && (s->x.auth_job != NULL || s->x.auth_late)));
 	assert(s->state != S_PEEK || (s->up == NULL && s->tp != NULL));
 	assert(s->state != S_CONNECT || s->up != NULL);
 	assert(s->state != S_FORWARD || s->up != NULL || s->x.abort_after_flush || s->x.res_done);

@@ -9,6 +9,7 @@
  *                  stale-pool retry, local replies, finishing
  *   route.c        where a request goes: pool, literal address, DNS, connect
  *                  with fallback to the next address
+ *   proxy_auth.c   its login (Proxy-Authorization), checked off the worker
  *   access.c       the access rules applied to it, and the loop guard
  *   transparent.c  redirected connections: original destination, Host rules,
  *                  the TLS peek
@@ -18,7 +19,8 @@
  *
  *   session_start ──> S_HEAD <──────────────────────────────────────────┐ keep-alive
  *                       │ request head (exchange.c)                      │ (exchange.c)
- *                       v                                                │
+ *                       │ ──a login to check──> S_AUTH (proxy_auth.c)    │
+ *                       v <──its answer, the access rules (access.c)     │
  *                    route_request (route.c) ──pooled connection──────> S_FORWARD ──> S_LINGER ──> S_CLOSED
  *                       │ a name                  ^                      │   response out,
  *                       v                         │ connected            │   client closes
@@ -39,6 +41,7 @@
 #include <stdint.h>
 
 #include "sluice/acl.h"
+#include "sluice/auth.h"
 #include "sluice/body.h"
 #include "sluice/buf.h"
 #include "sluice/config.h"
@@ -59,6 +62,8 @@ enum state {
 			   name (header_timeout, TLS_HELLO_MAX bytes), then the original
 			   destination is connected and relayed, hello first */
 	S_HEAD,		/* waiting for a request head (keep-alive idle or header timeout) */
+	S_AUTH,		/* credentials being checked by an auth thread (auth_timeout
+			   -> 503), or a slowed-down 407 waiting for its time */
 	S_RESOLVE,	/* DNS lookup in flight (dns_timeout -> 504) */
 	S_CONNECT,	/* non-blocking connect in flight (connect_timeout -> next
 			   address, 504 after the last) */
@@ -118,8 +123,7 @@ struct record {
 	int status;			/* sent to the client; 0: none yet */
 	uint64_t bytes;			/* sent to the client */
 	const char *reason;		/* why sluice answered itself or cut the exchange */
-	const char *user;		/* the authenticated user: set by proxy
-					   authentication when it exists; NULL ("-") */
+	const char *user;		/* the authenticated user (x.user); NULL ("-") */
 	uint8_t hier;			/* enum hier */
 	uint8_t local;			/* the response is sluice's own */
 	uint8_t denied;			/* ... refusing it by the access rules */
@@ -141,6 +145,10 @@ struct exchange {
 	uint8_t url_done;		/* the request target is complete */
 	uint8_t req_event, res_event;	/* enum parse_event */
 	uint8_t body_sent;		/* request body bytes went up */
+	uint8_t allow_pool;		/* route_request's, once the checks are done */
+	uint8_t auth_late;		/* S_AUTH: a 407 held back (brute-force guard) */
+	struct auth_job *auth_job;	/* S_AUTH: the check waited for, */
+	struct session *auth_next;	/* ... and the next session waiting for it */
 	uint8_t acl_ask;		/* the rules' answer depends on the address: */
 	struct acl_pending acl_pend;	/* ... what is left to it */
 	uint8_t addr_check;		/* check each address (acl_ask, or a port
@@ -163,6 +171,7 @@ struct exchange {
 	struct record rec;
 
 	char host[DNS_NAME_MAX + 1];	/* where the request goes */
+	char user[HTPASSWD_USER_MAX + 1]; /* the login, once checked (rec.user) */
 	union sockaddr_any addrs[MAX_ADDRS];
 	struct dns_waiter dnsw;
 };
@@ -259,6 +268,11 @@ void exchange_connected(struct session *s);
 /* Answer with status and a one-line body naming reason, or cut a response
  * already on its way; reason must outlive the exchange (a literal). */
 void exchange_error(struct session *s, int status, const char *reason);
+/* exchange_error with header lines to add (extra, or NULL), keeping the
+ * connection when may_keep and nothing of the request is left unread. */
+void exchange_reply(struct session *s, int status, const char *reason, const char *extra, int may_keep);
+/* The login (if asked for) is known: the access rules, then the route. */
+void exchange_checks_done(struct session *s);
 /* The whole request (head and body) reached the server. */
 int exchange_request_sent(const struct session *s);
 /* The exchange waits on the client (408) rather than on the server (504). */
@@ -279,6 +293,19 @@ int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out
 /* The exchange is complete and the server connection healthy: keep it for
  * this client alone (x.pin) or give it to the pool.  s->up is NULL after. */
 void route_release(struct session *s);
+
+/* --- proxy_auth.c --------------------------------------------------------------- */
+
+/* The request's Proxy-Authorization, when auth_basic is on (forward
+ * listeners only): 0 to go on (x.user set, or no login asked for), 1 when
+ * an auth thread was asked (S_AUTH: exchange_checks_done follows), -1
+ * after answering 407. */
+int proxy_auth_check(struct session *s, const struct http_head *h);
+/* S_AUTH's deadline passed: the check took too long (503), or a held-back
+ * 407 is due. */
+void proxy_auth_timeout(struct session *s);
+/* The session ends or answers otherwise: its check, if any, is dropped. */
+void proxy_auth_cancel(struct session *s);
 
 /* --- access.c ------------------------------------------------------------------- */
 

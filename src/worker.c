@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sluice/auth.h"
 #include "sluice/client_limit.h"
 #include "sluice/session.h"
 
@@ -151,7 +152,16 @@ static void on_wake(struct io *io, uint32_t events)
 			w->qhead = (w->qhead + 1) % w->qcap;
 			w->qlen--;
 		}
+		/* messages from other threads, in the order they were posted */
+		struct worker_msg *m = w->msgs;
+		w->msgs = NULL;
+		w->msgs_tail = &w->msgs;
 		pthread_mutex_unlock(&w->qlock);
+		while (m) {
+			struct worker_msg *next = m->next;
+			m->run(w, m);
+			m = next;
+		}
 		for (uint32_t i = 0; i < n; i++)
 			if (session_start(w, batch[i].fd, &batch[i].peer, batch[i].listener, batch[i].kind) == -1) {
 				atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
@@ -171,6 +181,7 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 	w->cfg = config_ref(cfg);
 	w->wake.fd = -1;
 	pthread_mutex_init(&w->qlock, NULL);
+	w->msgs_tail = &w->msgs;
 	w->loop = loop_new();
 	if (w->loop == NULL) {
 		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
@@ -192,6 +203,10 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 	}
 	w->qcap = 1024;
 	w->queue = calloc(w->qcap, sizeof(*w->queue));
+	if (cfg->auth_basic[0] && (w->auth_cache = auth_cache_new(cfg->auth_cache_size)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (w->pool == NULL || w->hdrs == NULL || w->queue == NULL || w->pipes == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -262,6 +277,14 @@ void worker_stop(struct worker *w)
 
 void worker_destroy(struct worker *w)
 {
+	/* messages posted after the loop ended: their owners are gone, and
+	 * running them frees what they carry */
+	while (w->msgs) {
+		struct worker_msg *m = w->msgs;
+		w->msgs = m->next;
+		m->run(w, m);
+	}
+	w->msgs_tail = &w->msgs;
 	/* sockets still queued were never started: close them */
 	while (w->qlen > 0) {
 		close(w->queue[w->qhead].fd);
@@ -286,11 +309,26 @@ void worker_destroy(struct worker *w)
 	w->loop = NULL;
 	free(w->hdrs);
 	w->hdrs = NULL;
+	auth_cache_free(w->auth_cache);
+	w->auth_cache = NULL;
 	free(w->queue);
 	w->queue = NULL;
 	pthread_mutex_destroy(&w->qlock);
 	config_unref(w->cfg);
 	w->cfg = NULL;
+}
+
+void worker_post(struct worker *w, struct worker_msg *m)
+{
+	m->next = NULL;
+	pthread_mutex_lock(&w->qlock);
+	/* as for hand-offs: a list that was not empty has a wake-up coming */
+	int was_empty = w->msgs == NULL && w->qlen == 0;
+	*w->msgs_tail = m;
+	w->msgs_tail = &m->next;
+	pthread_mutex_unlock(&w->qlock);
+	if (was_empty)
+		wake(w);
 }
 
 int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind)

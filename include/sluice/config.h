@@ -80,6 +80,14 @@ struct config {
 	enum log_level log_level;
 	char via_name[64];		/* pseudonym in Via */
 
+	/* proxy authentication (auth.h); "" : off */
+	char auth_basic[4096];		/* htpasswd file */
+	char auth_realm[128];
+	uint32_t auth_cache_ttl;	/* ms a verified login is taken without a check */
+	uint32_t auth_cache_size;	/* answers kept per worker */
+	uint32_t auth_threads;		/* threads checking passwords */
+	uint32_t auth_timeout;		/* ms a request waits for its check (503) */
+
 	uint16_t connect_ports[CONFIG_MAX_CONNECT_PORTS];	/* CONNECT may reach these */
 	int nconnect_ports;
 	uint32_t tunnel_idle_timeout;	/* ms of silence both ways */

@@ -192,10 +192,11 @@ enum http_conn_mode {
 int http_write_response(struct buf *out, const struct http_head *h, const char *via_name,
 			enum http_conn_mode mode);
 
-/* A complete local response (errors, TRACE/OPTIONS answered by the proxy).
- * Returns 0 or -1 when it does not fit. */
+/* A complete local response (errors, TRACE/OPTIONS answered by the proxy);
+ * extra: header lines to add, each ending in CRLF, or NULL.  Returns 0 or
+ * -1 when it does not fit. */
 int http_write_local(struct buf *out, int status, const char *reason, const char *content_type,
-		     const char *body, size_t body_len, int close);
+		     const char *extra, const char *body, size_t body_len, int close);
 
 /* The answer to TRACE with Max-Forwards: 0: 200, message/http, the request
  * head echoed without the fields likely to hold secrets (Authorization,

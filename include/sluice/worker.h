@@ -84,6 +84,15 @@ struct worker_conn {
 	const struct worker_conn_ops *ops;
 };
 
+struct worker;
+
+/* Work another thread finished for this worker (an authentication
+ * check): run on the worker's thread, which then owns m. */
+struct worker_msg {
+	struct worker_msg *next;
+	void (*run)(struct worker *w, struct worker_msg *m);
+};
+
 struct handoff {
 	int fd;
 	enum listen_kind kind;
@@ -104,12 +113,14 @@ struct worker {
 	uint64_t bufs_warned;		/* loop ms of the last "no buffer" warning */
 	struct access_log alog;
 	struct http_hdr *hdrs;		/* scratch for one head at a time, CONFIG_MAX_HEADERS_LIMIT */
+	struct auth_cache *auth_cache;	/* answers to logins (auth_basic only) */
 	struct timer tick;		/* once a second: flush the access log */
 
 	struct io wake;			/* eventfd: hand-offs and stop */
 	pthread_mutex_t qlock;
 	struct handoff *queue;
 	uint32_t qhead, qlen, qcap;
+	struct worker_msg *msgs, **msgs_tail; /* worker_post, under qlock */
 	atomic_int stopping;
 
 	struct worker_conn *live;	/* started and not closed */
@@ -132,6 +143,11 @@ int worker_start(struct worker *w);
 /* Ask the worker to stop and wait for its thread; then free its state. */
 void worker_stop(struct worker *w);
 void worker_destroy(struct worker *w);
+
+/* From any thread: have m->run(w, m) called on w's thread, soon.  Nothing
+ * is refused; m belongs to the worker from now on (at a stop, messages not
+ * run yet are run while the worker winds down). */
+void worker_post(struct worker *w, struct worker_msg *m);
 
 /* From the acceptor thread: give fd to the worker; it counts as a
  * connection from now on.  Returns 0, or -1 (not counted; the caller

@@ -26,6 +26,8 @@ Suite *tls_hello_suite(void);
 Suite *intercept_suite(void);
 Suite *upstream_suite(void);
 Suite *route_suite(void);
+Suite *htpasswd_suite(void);
+Suite *auth_suite(void);
 Suite *nameset_suite(void);
 Suite *acl_suite(void);
 

@@ -936,7 +936,7 @@ END_TEST
 START_TEST(write_local_exact_bytes)
 {
 	struct buf *b = new_buf(512);
-	ck_assert_int_eq(http_write_local(b, 404, NULL, "text/plain", "nope\n", 5, 0), 0);
+	ck_assert_int_eq(http_write_local(b, 404, NULL, "text/plain", NULL, "nope\n", 5, 0), 0);
 	ck_assert_str_eq(text(b), "HTTP/1.1 404 Not Found\r\nServer: sluice\r\nContent-Type: text/plain\r\n"
 				  "Content-Length: 5\r\n\r\nnope\n");
 	ck_assert_uint_eq(b->parsed, b->end);
@@ -947,7 +947,7 @@ END_TEST
 START_TEST(write_local_with_reason_and_close)
 {
 	struct buf *b = new_buf(512);
-	ck_assert_int_eq(http_write_local(b, 502, "Upstream Gone", "text/html", "", 0, 1), 0);
+	ck_assert_int_eq(http_write_local(b, 502, "Upstream Gone", "text/html", NULL, "", 0, 1), 0);
 	ck_assert_str_eq(text(b), "HTTP/1.1 502 Upstream Gone\r\nServer: sluice\r\nContent-Type: text/html\r\n"
 				  "Content-Length: 0\r\nConnection: close\r\n\r\n");
 	free(b);
@@ -961,7 +961,7 @@ START_TEST(write_local_too_big_leaves_buffer_unchanged)
 	ck_assert_int_eq(buf_append(b, "abc", 3), 0);
 	char body[64];
 	memset(body, 'x', sizeof(body));
-	ck_assert_int_eq(http_write_local(b, 200, NULL, "text/plain", body, sizeof(body), 0), -1);
+	ck_assert_int_eq(http_write_local(b, 200, NULL, "text/plain", NULL, body, sizeof(body), 0), -1);
 	ck_assert_uint_eq(b->start, 0);
 	ck_assert_uint_eq(b->parsed, 3);
 	ck_assert_uint_eq(b->end, 3);
@@ -974,7 +974,7 @@ START_TEST(write_local_head_too_big_leaves_buffer_unchanged)
 {
 	struct buf *b = new_buf(20);
 	ck_assert_int_eq(buf_append(b, "abc", 3), 0);
-	ck_assert_int_eq(http_write_local(b, 200, NULL, "text/plain", "", 0, 0), -1);
+	ck_assert_int_eq(http_write_local(b, 200, NULL, "text/plain", NULL, "", 0, 0), -1);
 	ck_assert_uint_eq(b->parsed, 3);
 	ck_assert_uint_eq(b->end, 3);
 	ck_assert_str_eq(text(b), "abc");
@@ -988,7 +988,7 @@ START_TEST(write_local_fits_exactly_with_empty_body)
 	const char *want = "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: text/plain\r\n"
 			   "Content-Length: 0\r\n\r\n";
 	struct buf *b = new_buf((uint32_t)strlen(want));
-	ck_assert_int_eq(http_write_local(b, 200, NULL, "text/plain", "", 0, 0), 0);
+	ck_assert_int_eq(http_write_local(b, 200, NULL, "text/plain", NULL, "", 0, 0), 0);
 	ck_assert_str_eq(text(b), want);
 	free(b);
 }
@@ -999,7 +999,7 @@ START_TEST(write_local_fits_exactly_with_body)
 	const char *want = "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: text/plain\r\n"
 			   "Content-Length: 2\r\n\r\nhi";
 	struct buf *b = new_buf((uint32_t)strlen(want));
-	ck_assert_int_eq(http_write_local(b, 200, NULL, "text/plain", "hi", 2, 0), 0);
+	ck_assert_int_eq(http_write_local(b, 200, NULL, "text/plain", NULL, "hi", 2, 0), 0);
 	ck_assert_str_eq(text(b), want);
 	free(b);
 }
