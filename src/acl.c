@@ -21,9 +21,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* --- addresses ---------------------------------------------------------------------- */
 
@@ -245,9 +248,20 @@ static int add_value(struct policy *p, struct acl *a, const char *v, const char 
  * '#' starts a comment. */
 static int add_file(struct policy *p, struct acl *a, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
+	/* a list is a regular file: a FIFO or a terminal named by mistake
+	 * would block the load (O_NONBLOCK keeps even the open from it) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "cannot read \"%s\": %s", path, fd == -1 ? strerror(errno) : "not a regular file");
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (f == NULL) {
 		snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	/* bounded lines: a path to something endless (/dev/zero) is an

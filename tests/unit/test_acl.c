@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sluice/acl.h"
@@ -567,6 +568,21 @@ START_TEST(missing_values_file_is_named)
 }
 END_TEST
 
+/* A FIFO (or a terminal) named as a list would block the load: refused
+ * at once, as anything but a regular file is. */
+START_TEST(a_list_that_is_no_regular_file_is_refused)
+{
+	char path[64], line[128];
+	temp_file(path, "");
+	unlink(path);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	snprintf(line, sizeof(line), "acl a dstdomain \"%s\"", path);
+	refused("", line, "not a regular file");
+	unlink(path);
+	refused("", "acl b dstdomain \"/dev/zero\"", "not a regular file");
+}
+END_TEST
+
 START_TEST(bad_line_in_a_values_file_is_named)
 {
 	char path[64], line[128], want[80], err[4200];
@@ -818,6 +834,7 @@ Suite *acl_suite(void)
 	tcase_add_test(tc, malformed_directives_are_refused);
 	tcase_add_test(tc, missing_values_file_is_named);
 	tcase_add_test(tc, bad_line_in_a_values_file_is_named);
+	tcase_add_test(tc, a_list_that_is_no_regular_file_is_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("defaults");
