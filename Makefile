@@ -31,7 +31,7 @@ VERSION  := 0.1.0
 
 # Packages needed to build, and the extra ones the tests drive.
 BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev check libaprutil1-dev libcrypt-dev
-TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl
+TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl chromium
 BENCH_DEBS := wrk apache2-utils nginx-light haproxy curl valgrind gnuplot-nox squid tinyproxy trafficserver
 # Peers the bench starts itself: installing them must not start (or enable at
 # boot) their system services, squid's on sluice's own port 3128 among them.
