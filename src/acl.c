@@ -468,6 +468,8 @@ static int access_directive(struct policy *p, char *const *argv, int argc, const
 		}
 		if (reserve((void **)&p->terms, p->nterms, &p->cap_terms, sizeof(struct term)) == -1)
 			goto oom;
+		if (a->type != A_SRC && a->type != A_LISTENER && a->type != A_ALL && a->type != A_DST)
+			p->per_request = 1;
 		p->terms[p->nterms++] = (struct term){ (uint32_t)(a - p->acls), (uint8_t)neg };
 	}
 	if (reserve((void **)&p->rules, p->nrules, &p->cap_rules, sizeof(struct rule)) == -1)

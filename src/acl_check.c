@@ -279,12 +279,7 @@ enum acl_verdict policy_check_addr(const struct policy *p, const struct acl_pend
 
 int policy_per_request(const struct policy *p)
 {
-	for (uint32_t i = 0; i < p->nterms; i++) {
-		enum acl_type t = p->acls[p->terms[i].acl].type;
-		if (t != A_SRC && t != A_LISTENER && t != A_ALL && t != A_DST)
-			return 1;
-	}
-	return 0;
+	return p->per_request;
 }
 
 void policy_conn(const struct policy *p, const struct acl_request *r, struct acl_conn *c)

@@ -78,6 +78,8 @@ struct policy {
 	uint32_t nrules, cap_rules;
 	struct cidrs self;	/* this host's interface addresses */
 	uint64_t costly;	/* of the first 64 ACLs, those that hash a name */
+	uint8_t per_request;	/* a rule looks at more than the connection and
+				   the address (policy_per_request) */
 };
 
 /* --- forms both sides compare ---------------------------------------------------------- */

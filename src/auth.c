@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "sluice/client_limit.h"
+#include "sluice/hash.h"
 #include "sluice/log.h"
 
 #define LOOK_MS 2000
@@ -34,6 +36,7 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct auth_job *head, **tail;	/* jobs waiting, linked by msg.next */
+	unsigned queued;		/* how many (AUTH_QUEUE_MAX at most) */
 	int stopping;
 	pthread_t *threads;
 	int nthreads;
@@ -143,6 +146,18 @@ static void *checker(void *arg)
 		A.head = (struct auth_job *)job->msg.next;
 		if (A.head == NULL)
 			A.tail = &A.head;
+		A.queued--;
+		if (atomic_load_explicit(&job->abandoned, memory_order_relaxed)) {
+			/* nobody waits for it: no hash worked out for nothing
+			 * (a client reconnecting with new credentials over and
+			 * over cannot keep the threads busy) */
+			pthread_mutex_unlock(&A.lock);
+			job->ok = 0;
+			job->unchecked = 1;
+			worker_post(job->w, &job->msg);
+			pthread_mutex_lock(&A.lock);
+			continue;
+		}
 		struct table *t = A.current;
 		t->refs++;
 		job->gen = auth_generation();
@@ -172,6 +187,10 @@ int auth_start(const char *path, int threads, char *err, size_t errlen)
 	A.threads = calloc((size_t)threads, sizeof(*A.threads));
 	if (A.current == NULL || A.threads == NULL) {
 		htpasswd_free(h);
+		free(A.current);
+		free(A.threads);
+		A.current = NULL;
+		A.threads = NULL;
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -203,11 +222,13 @@ void auth_stop(void)
 	struct auth_job *job = A.head;
 	A.head = NULL;
 	A.tail = &A.head;
+	A.queued = 0;
 	pthread_cond_broadcast(&A.cond);
 	pthread_mutex_unlock(&A.lock);
 	while (job) {
 		struct auth_job *next = (struct auth_job *)job->msg.next;
 		job->ok = 0;
+		job->unchecked = 1;
 		worker_post(job->w, &job->msg);
 		job = next;
 	}
@@ -221,14 +242,20 @@ void auth_stop(void)
 	A.current = NULL;
 }
 
-void auth_submit(struct auth_job *job)
+int auth_submit(struct auth_job *job)
 {
 	job->msg.next = NULL;
 	pthread_mutex_lock(&A.lock);
+	if (A.queued >= AUTH_QUEUE_MAX || A.stopping || A.nthreads == 0) {
+		pthread_mutex_unlock(&A.lock);
+		return -1;
+	}
+	A.queued++;
 	*A.tail = job;
 	A.tail = (struct auth_job **)&job->msg.next;
 	pthread_cond_signal(&A.cond);
 	pthread_mutex_unlock(&A.lock);
+	return 0;
 }
 
 /* --- Basic credentials (RFC 7617) ---------------------------------------------------- */
@@ -328,17 +355,9 @@ static struct {
 
 static struct guard *guard_of(const union sockaddr_any *c, int make, uint64_t now)
 {
-	uint8_t key[16] = { 0 };
-	if (c->sa.sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &c->in.sin_addr, 4);
-	} else {
-		memcpy(key, &c->in6.sin6_addr, 16);
-	}
-	uint32_t h = 2166136261u;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	struct guard *g = &G.slot[h % GUARD_SLOTS];
+	uint8_t key[16];
+	client_key(c, key);
+	struct guard *g = &G.slot[hash_bytes(key, 16) % GUARD_SLOTS];
 	if (memcmp(g->addr, key, 16) == 0)
 		return g;
 	/* another address's slot: taken over once its window is over */

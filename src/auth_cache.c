@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/hash.h"
+
 #define PROBE 4
 
 struct answer {
@@ -29,14 +31,6 @@ struct auth_cache {
 	uint32_t mask;
 	struct answer **slots;
 };
-
-static uint32_t hash_value(const char *v, size_t len)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)v[i]) * 16777619u;
-	return h;
-}
 
 struct auth_cache *auth_cache_new(uint32_t size)
 {
@@ -73,7 +67,7 @@ static int same(const struct answer *a, const char *value, size_t len)
 int auth_cache_find(struct auth_cache *c, const char *value, size_t len, uint64_t now_ms, unsigned gen,
 		    const char **user, struct auth_job **job)
 {
-	uint32_t h = hash_value(value, len);
+	uint32_t h = hash_bytes(value, len);
 	for (uint32_t k = 0; k < PROBE; k++) {
 		struct answer *a = c->slots[(h + k) & c->mask];
 		if (!same(a, value, len))
@@ -97,7 +91,7 @@ int auth_cache_find(struct auth_cache *c, const char *value, size_t len, uint64_
  * expired one, else the one that expires first; NULL when no memory. */
 static struct answer *slot_for(struct auth_cache *c, const char *value, size_t len, uint64_t now_ms)
 {
-	uint32_t h = hash_value(value, len), pick = UINT32_MAX;
+	uint32_t h = hash_bytes(value, len), pick = UINT32_MAX;
 	for (uint32_t k = 0; k < PROBE && pick == UINT32_MAX; k++)
 		if (same(c->slots[(h + k) & c->mask], value, len))
 			pick = (h + k) & c->mask;
@@ -123,6 +117,18 @@ static struct answer *slot_for(struct auth_cache *c, const char *value, size_t l
 	memcpy(a->value, value, len);
 	a->pending = NULL;
 	return a;
+}
+
+void auth_cache_forget(struct auth_cache *c, const char *value, size_t len)
+{
+	uint32_t h = hash_bytes(value, len);
+	for (uint32_t k = 0; k < PROBE; k++) {
+		struct answer *a = c->slots[(h + k) & c->mask];
+		if (same(a, value, len)) {
+			a->expires = 0;
+			a->pending = NULL;
+		}
+	}
 }
 
 void auth_cache_pending(struct auth_cache *c, const char *value, size_t len, struct auth_job *job, uint64_t now_ms,

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/hash.h"
+
 struct entry {
 	struct entry *next;
 	uint8_t addr[16];	/* IPv6, or v4-mapped IPv4 */
@@ -27,25 +29,6 @@ static struct {
 	uint32_t mask;
 	struct entry *entries, *free;
 } t = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void key_of(const union sockaddr_any *a, uint8_t key[16])
-{
-	if (a->sa.sa_family == AF_INET) {
-		memset(key, 0, 10);
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &a->in.sin_addr, 4);
-	} else {
-		memcpy(key, &a->in6.sin6_addr, 16);
-	}
-}
-
-static uint32_t hash_key(const uint8_t key[16])
-{
-	uint32_t h = 2166136261u;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h;
-}
 
 int client_limit_init(uint32_t per_client, uint32_t max_clients)
 {
@@ -82,7 +65,7 @@ void client_limit_free(void)
 /* The entry of key, and where the pointer to it is; NULL when none. */
 static struct entry *find(const uint8_t key[16], struct entry ***link)
 {
-	struct entry **l = &t.buckets[hash_key(key) & t.mask];
+	struct entry **l = &t.buckets[hash_bytes(key, 16) & t.mask];
 	for (; *l; l = &(*l)->next)
 		if (memcmp((*l)->addr, key, 16) == 0)
 			break;
@@ -95,7 +78,7 @@ int client_limit_take(const union sockaddr_any *peer)
 	if (t.per_client == 0)
 		return 1;
 	uint8_t key[16];
-	key_of(peer, key);
+	client_key(peer, key);
 	int ok = 1;
 	pthread_mutex_lock(&t.lock);
 	struct entry **link, *e = find(key, &link);
@@ -120,7 +103,7 @@ void client_limit_give(const union sockaddr_any *peer)
 	if (t.per_client == 0)
 		return;
 	uint8_t key[16];
-	key_of(peer, key);
+	client_key(peer, key);
 	pthread_mutex_lock(&t.lock);
 	struct entry **link, *e = find(key, &link);
 	if (e && --e->count == 0) {

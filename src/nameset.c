@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/hash.h"
+
 #define EMPTY UINT32_MAX
 
 struct slot {
@@ -28,15 +30,6 @@ struct nameset {
 	char *arena;
 	size_t used, cap;
 };
-
-/* FNV-1a, all bytes as they are. */
-static uint32_t hash_bytes(const unsigned char *p, size_t len)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
 
 static struct slot *new_slots(uint32_t n)
 {

@@ -58,6 +58,9 @@ static void take_user(struct session *s, const char *user)
 /* Wait in S_AUTH for job's answer (with whoever waits for it already). */
 static void wait_for_check(struct session *s, struct auth_job *job, uint64_t now)
 {
+	/* a check everyone had given up on is wanted again (a thread that
+	 * skipped it already sends it back unchecked: on_checked asks anew) */
+	atomic_store_explicit(&job->abandoned, 0, memory_order_relaxed);
 	s->x.auth_next = job->owner;
 	job->owner = s;
 	s->x.auth_job = job;
@@ -72,6 +75,31 @@ static void on_checked(struct worker *w, struct worker_msg *m)
 {
 	struct auth_job *job = (struct auth_job *)m;
 	uint64_t now = loop_now(w->loop);
+	if (job->unchecked) {
+		/* skipped while nobody waited (or the threads stopped): someone
+		 * may wait again since; its turn comes anew */
+		if (w->auth_cache)
+			auth_cache_forget(w->auth_cache, job->value, strlen(job->value));
+		if (job->owner != NULL) {
+			job->unchecked = 0;
+			atomic_store_explicit(&job->abandoned, 0, memory_order_relaxed);
+			if (auth_submit(job) == 0) {
+				auth_cache_pending(w->auth_cache, job->value, strlen(job->value), job, now,
+						   w->cfg->auth_timeout);
+				return;
+			}
+			for (struct session *s = job->owner, *next; s; s = next) {
+				next = s->x.auth_next;
+				s->x.auth_job = NULL;
+				s->x.auth_next = NULL;
+				exchange_error(s, 503, "too many logins waiting to be checked");
+				session_pump(s);
+			}
+		}
+		explicit_bzero(job->password, sizeof(job->password));
+		free(job);
+		return;
+	}
 	if (w->auth_cache)
 		auth_cache_put(w->auth_cache, job->value, strlen(job->value), job->user, job->ok, now,
 			       job->ok ? w->cfg->auth_cache_ttl : AUTH_FAIL_TTL_MS, job->gen);
@@ -146,9 +174,15 @@ int proxy_auth_check(struct session *s, const struct http_head *h)
 	job->value[len] = '\0';
 	job->msg.run = on_checked;
 	job->w = s->w;
+	if (auth_submit(job) == -1) {
+		/* the threads are that far behind: no more waiting in line */
+		explicit_bzero(job->password, sizeof(job->password));
+		free(job);
+		exchange_error(s, 503, "too many logins waiting to be checked");
+		return -1;
+	}
 	wait_for_check(s, job, now);
 	auth_cache_pending(s->w->auth_cache, v, len, job, now, cfg->auth_timeout);
-	auth_submit(job);
 	return 1;
 }
 
@@ -174,6 +208,8 @@ void proxy_auth_cancel(struct session *s)
 			pp = &(*pp)->x.auth_next;
 		if (*pp)
 			*pp = s->x.auth_next;
+		if (job->owner == NULL)
+			atomic_store_explicit(&job->abandoned, 1, memory_order_relaxed);
 		s->x.auth_job = NULL;
 		s->x.auth_next = NULL;
 	}

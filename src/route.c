@@ -126,16 +126,22 @@ static void connect_next(struct session *s)
 				 : "cannot connect to upstream");
 }
 
+/* An answer's address (it carries no port) with the request's port. */
+static union sockaddr_any with_port(const union sockaddr_any *a, uint16_t port)
+{
+	union sockaddr_any r = *a;
+	if (r.sa.sa_family == AF_INET)
+		r.in.sin_port = htons(port);
+	else
+		r.in6.sin6_port = htons(port);
+	return r;
+}
+
 static void use_addresses(struct session *s, const union sockaddr_any *addrs, int n)
 {
 	s->x.naddrs = n > MAX_ADDRS ? MAX_ADDRS : n;
-	for (int i = 0; i < s->x.naddrs; i++) {
-		s->x.addrs[i] = addrs[i];
-		if (addrs[i].sa.sa_family == AF_INET)
-			s->x.addrs[i].in.sin_port = htons(s->x.port);
-		else
-			s->x.addrs[i].in6.sin6_port = htons(s->x.port);
-	}
+	for (int i = 0; i < s->x.naddrs; i++)
+		s->x.addrs[i] = with_port(&addrs[i], s->x.port);
 	upstream_order(s->w->pool, s->x.addrs, s->x.naddrs);
 	s->x.addr_idx = 0;
 	connect_next(s);
@@ -151,11 +157,7 @@ static int allowed_addresses(struct session *s, const union sockaddr_any *addrs,
 	int k = 0, status = 0, rule = -1;
 	union sockaddr_any refused;
 	for (int i = 0; i < n; i++) {
-		union sockaddr_any a = addrs[i];
-		if (a.sa.sa_family == AF_INET)
-			a.in.sin_port = htons(s->x.port);
-		else
-			a.in6.sin6_port = htons(s->x.port);
+		union sockaddr_any a = with_port(&addrs[i], s->x.port);
 		int st = access_check_addr(s, &a, &rule);
 		if (st == 0) {
 			out[k++] = addrs[i];

@@ -88,20 +88,9 @@ static void fail_key_of(const union sockaddr_any *a, struct fail_key *k)
 	}
 }
 
-/* FNV-1a over the key's bytes, folded: FNV's low bits only see the low
- * bits of each byte, and 10.0.0.1 and 10.0.0.65 should not share a set. */
-static uint32_t fail_hash(const void *key, size_t len)
-{
-	const uint8_t *b = key;
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h ^ (h >> 16);
-}
-
 static struct fail_slot *fail_set(const struct upstream_fails *f, const struct fail_key *k)
 {
-	return (struct fail_slot *)f->set[fail_hash(k, sizeof(*k)) & (UPSTREAM_FAILS_SETS - 1)];
+	return (struct fail_slot *)f->set[hash_bytes(k, sizeof(*k)) & (UPSTREAM_FAILS_SETS - 1)];
 }
 
 static struct fail_slot *fail_find(const struct upstream_fails *f, const struct fail_key *k)
@@ -261,7 +250,7 @@ void upstream_order(struct upstream_pool *p, union sockaddr_any *addrs, int n)
 		return;
 	struct fail_key k;
 	fail_key_of(&addrs[0], &k);
-	uint32_t turn = p->turn[fail_hash(&k, sizeof(k)) & (TURNS - 1)]++;
+	uint32_t turn = p->turn[hash_bytes(&k, sizeof(k)) & (TURNS - 1)]++;
 	upstream_fails_order(&p->fails, addrs, n, turn, loop_now(p->loop));
 }
 

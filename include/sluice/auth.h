@@ -20,6 +20,7 @@
 #ifndef SLUICE_AUTH_H
 #define SLUICE_AUTH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,7 @@
 #define AUTH_GUARD_FAILS 10
 #define AUTH_GUARD_WINDOW_MS 60000
 #define AUTH_GUARD_DELAY_MS 1000
+#define AUTH_QUEUE_MAX 4096	/* checks waiting for a thread, all workers together */
 
 /* One check, from a worker to an auth thread and back. */
 struct auth_job {
@@ -40,8 +42,11 @@ struct auth_job {
 	void *owner;				/* the askers (the first of a list the
 						   caller keeps); NULL: all gave up */
 	struct worker *w;
+	atomic_int abandoned;			/* set by the worker when no asker is
+						   left: the thread skips the check */
 	unsigned gen;				/* auth_generation() of the answer */
 	int ok;					/* the answer */
+	int unchecked;				/* ok is no answer: never checked */
 	char value[AUTH_VALUE_MAX + 1];		/* for the cache */
 	char user[HTPASSWD_USER_MAX + 1];
 	char password[AUTH_PASSWORD_MAX + 1];
@@ -57,8 +62,9 @@ void auth_stop(void);
 unsigned auth_generation(void);
 
 /* Hand job (value, user, password, w, msg.run, owner set) to an auth
- * thread; its answer comes back through worker_post. */
-void auth_submit(struct auth_job *job);
+ * thread; its answer comes back through worker_post.  0, or -1 (the job
+ * is still the caller's) when AUTH_QUEUE_MAX checks wait already. */
+int auth_submit(struct auth_job *job);
 
 /* "Basic base64(user:password)" (the scheme without case; RFC 7617).
  * 0 with user and password filled, or -1 with why. */
@@ -88,6 +94,8 @@ int auth_cache_find(struct auth_cache *c, const char *value, size_t len, uint64_
  * is put: others asking meanwhile wait for it instead of asking again. */
 void auth_cache_pending(struct auth_cache *c, const char *value, size_t len, struct auth_job *job, uint64_t now_ms,
 			uint32_t ttl_ms);
+/* Forget what is known of value (a check that came back unchecked). */
+void auth_cache_forget(struct auth_cache *c, const char *value, size_t len);
 /* Remember an answer for ttl_ms. */
 void auth_cache_put(struct auth_cache *c, const char *value, size_t len, const char *user, int ok, uint64_t now_ms,
 		    uint32_t ttl_ms, unsigned gen);

@@ -13,8 +13,22 @@
 #define SLUICE_CLIENT_LIMIT_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "sluice/dns.h" /* union sockaddr_any */
+
+/* An address as these tables key it: 16 bytes, IPv4 as v4-mapped IPv6
+ * (so a v4-mapped client counts as its IPv4 address). */
+static inline void client_key(const union sockaddr_any *a, uint8_t key[16])
+{
+	if (a->sa.sa_family == AF_INET) {
+		memset(key, 0, 10);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &a->in.sin_addr, 4);
+	} else {
+		memcpy(key, &a->in6.sin6_addr, 16);
+	}
+}
 
 /* Set the limit (0: off) for at most max_clients connections in all
  * (the table never grows past that).  0, or -1 when out of memory. */

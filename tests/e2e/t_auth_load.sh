@@ -44,3 +44,34 @@ auth=$((a1 - a0)) work=$((w1 - w0))
 p99=$(awk '$1 == "99%" { print $2 }' "$T/ab.out")
 ok "$N bcrypt logins on the auth threads ($auth ticks there, $work on the workers); 4,000 steady requests served meanwhile, p99 ${p99} ms"
 sluice_alive || fail "sluice died"
+
+# Clients that send a login and vanish at once (a reset: a FIN alone is a
+# half-close, still owed its answer), 300 times with new
+# credentials each, against a costly hash (bcrypt cost 12) and one auth
+# thread: the checks nobody waits for any more are skipped, not worked
+# out, so the thread does not spend minutes on them and a real login
+# after them is answered.
+stop_sluice
+untrack "$SLUICE_PID"
+htpasswd -nbB -C 12 slow 'slow pass' 2>/dev/null | head -n1 >"$T/slow-users"
+start_sluice "auth_basic $T/slow-users" "auth_threads 1"
+a0=$(cpu_of sluice-auth)
+for i in $(seq 300); do
+	printf 'GET %s/bytes/1 HTTP/1.1\r\nProxy-Authorization: Basic %s\r\n\r\n' "$ORIGIN" \
+		"$(printf 'slow:guess%s' "$i" | base64 -w0)"
+done | perl -MIO::Socket::INET -e '
+	my $port = shift;
+	local $/ = "\r\n\r\n";
+	while (my $req = <STDIN>) {
+		my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port) or die "connect: $!";
+		print $c $req;
+		setsockopt($c, SOL_SOCKET, SO_LINGER, pack("ii", 1, 0));
+		close $c; # a reset: gone before any answer
+	}' "$SLUICE_PORT" || fail "the hang-up clients"
+code=$(curl -s -o /dev/null -w '%{http_code}' -m 60 -x "$PROXY" -U 'slow:slow pass' "$ORIGIN/bytes/1")
+expect_eq "$code" 200 "a real login after 300 abandoned ones"
+a1=$(cpu_of sluice-auth)
+# all 300 worked out cost some 720 ticks here; skipped, about 100
+[ $((a1 - a0)) -lt 400 ] || fail "the auth thread worked out abandoned checks: $((a1 - a0)) ticks"
+ok "300 logins abandoned at once: the thread skipped them ($((a1 - a0)) ticks), the next real login served"
+sluice_alive || fail "sluice died"
