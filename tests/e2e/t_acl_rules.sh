@@ -99,7 +99,9 @@ no_conn_at_witness() {
 }
 
 # dns_asked NAME: dnsmasq logged an A query for NAME (within 5 s).
-dns_asked() { wait_for 5 test "$(dns_queries "$1")" -ge 1; }
+# (wait_for evaluates its arguments once: the count goes in a function)
+dns_seen() { [ "$(dns_queries "$1")" -ge 1 ]; }
+dns_asked() { wait_for 5 dns_seen "$1"; }
 
 next_sluice() {
 	stop_sluice

@@ -62,7 +62,8 @@ ok "another client (127.0.0.1) is served meanwhile"
 exec {HOLD_IN}>&-
 wait "$HOLD" 2>/dev/null
 untrack "$HOLD"
-wait_for 10 test "$(perl "$T/try.pl" "$SLUICE_PORT" "$ORIGIN_PORT")" = "HTTP/1.1 200 OK" ||
+served_again() { [ "$(perl "$T/try.pl" "$SLUICE_PORT" "$ORIGIN_PORT")" = "HTTP/1.1 200 OK" ]; } # (evaluated each try)
+wait_for 10 served_again ||
 	fail "127.0.0.2 not served again after its connections closed"
 ok "once its connections close, the client is served again"
 sluice_alive || fail "sluice died"
