@@ -210,7 +210,7 @@ clean:
 # first; its new inputs go to $(BUILD)/fuzz-corpus/NAME/ (not into the
 # repository).  `make fuzz` fails on any finding and prints the reproducer.
 # Adding a target is adding its name here.
-FUZZ_TARGETS    := tls_hello config authority request response body
+FUZZ_TARGETS    := tls_hello config authority request response body proxy
 FUZZ_ITERATIONS ?= 500000
 FUZZ_SEED       ?= 1
 FUZZ_TIME       ?= 15

@@ -30,5 +30,6 @@ Suite *htpasswd_suite(void);
 Suite *auth_suite(void);
 Suite *nameset_suite(void);
 Suite *acl_suite(void);
+Suite *proxy_proto_suite(void);
 
 #endif

@@ -23,6 +23,7 @@ int main(void)
 	srunner_add_suite(sr, route_suite());
 	srunner_add_suite(sr, htpasswd_suite());
 	srunner_add_suite(sr, auth_suite());
+	srunner_add_suite(sr, proxy_proto_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
