@@ -31,7 +31,7 @@ VERSION  := 0.1.0
 
 # Packages needed to build, and the extra ones the tests drive.
 BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev check libaprutil1-dev libcrypt-dev
-TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl chromium
+TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl chromium mandoc man-db logrotate systemd haproxy
 BENCH_DEBS := wrk apache2-utils nginx-light haproxy curl valgrind gnuplot-nox squid tinyproxy trafficserver
 # Peers the bench starts itself: installing them must not start (or enable at
 # boot) their system services, squid's on sluice's own port 3128 among them.
@@ -91,8 +91,9 @@ endef
 deps:
 	$(call need_debs,$(BUILD_DEBS))
 
+# (haproxy: the PROXY protocol test starts its own; its service stays off)
 deps-test: deps
-	$(call need_debs,$(TEST_DEBS))
+	$(call need_debs,$(TEST_DEBS),haproxy)
 
 deps-bench: deps
 	$(call need_debs,$(BENCH_DEBS),$(BENCH_DAEMONS))
@@ -133,9 +134,18 @@ $(BUILD)/tunnelpeer: tests/e2e/tunnelpeer.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -pthread -o $@ $<
 
-E2E_TOOLS = $(BUILD)/sluice $(BUILD)/origin $(BUILD)/dnsshim $(BUILD)/tunnelpeer
+# sluice with the test hooks compiled in (service.c's SLUICE_TEST_HOOKS:
+# SIGUSR2 wedges a worker, for the watchdog test); never installed
+$(BUILD)/obj-hooks/service.o: src/service.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DSLUICE_TEST_HOOKS -DSLUICE_VERSION='"$(VERSION)"' $(ALL_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c -o $@ $<
 
--include $(OBJS:.o=.d)
+$(BUILD)/sluice-hooks: $(filter-out $(BUILD)/obj/service.o,$(OBJS)) $(BUILD)/obj-hooks/service.o $(BUILD)/libllhttp.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+E2E_TOOLS = $(BUILD)/sluice $(BUILD)/sluice-hooks $(BUILD)/origin $(BUILD)/dnsshim $(BUILD)/tunnelpeer
+
+-include $(OBJS:.o=.d) $(wildcard $(BUILD)/obj-hooks/*.d)
 
 # --- run and test ---------------------------------------------------------------
 run: deps
@@ -186,14 +196,54 @@ soak-asan: deps-test
 # workers, and everything the e2e tests drive through them.
 tsan-test:
 	$(MAKE) deps-test
-	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" build-tsan/sluice build-tsan/origin build-tsan/dnsshim build-tsan/tunnelpeer
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g" SAN_FLAGS="-fsanitize=thread" build-tsan/sluice build-tsan/sluice-hooks build-tsan/origin build-tsan/dnsshim build-tsan/tunnelpeer
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/e2e/run build-tsan $(TSAN_TESTS)
 
+# Debian's layout, staged under DESTDIR (packaging; tests/e2e/t_install.sh):
+# the binary in $(PREFIX)/sbin, the units in SYSTEMDDIR, the config and the
+# logrotate file under SYSCONFDIR, man pages gzipped.  The unit's paths
+# follow SBINDIR, SYSCONFDIR and DOCDIR.  Files under SYSCONFDIR are the
+# admin's: one already there is left as it is, and when it differs from the
+# shipped one, that goes beside it as FILE.dist (make says so).  `make
+# uninstall` removes the rest and leaves them.
+PREFIX     ?= /usr
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= /lib/systemd/system
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/sluice
+# install_conf SRC DEST: SRC to DEST, unless DEST exists (then DEST.dist)
+define install_conf
+	@if [ ! -e $(2) ]; then \
+	  echo "install $(1) -> $(2)"; install -D -m 0644 $(1) $(2); \
+	elif cmp -s $(1) $(2); then :; \
+	else \
+	  install -m 0644 $(1) $(2).dist; \
+	  echo "kept $(2) as it is; the shipped version is $(2).dist"; \
+	fi
+endef
+
 install: $(BUILD)/sluice
-	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)/usr/sbin/sluice
-	install -D -m 0644 systemd/sluice.conf $(DESTDIR)/etc/sluice/sluice.conf
-	install -D -m 0644 systemd/sluice.service $(DESTDIR)/lib/systemd/system/sluice.service
-	install -D -m 0644 README.md $(DESTDIR)/usr/share/doc/sluice/README.md
+	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/sluice
+	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	sed -e 's|/usr/sbin/sluice|$(SBINDIR)/sluice|g' -e 's|/etc/sluice/|$(SYSCONFDIR)/sluice/|g' \
+	  -e 's|/usr/share/doc/sluice/|$(DOCDIR)/|g' systemd/sluice.service >$(DESTDIR)$(SYSTEMDDIR)/sluice.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/sluice.service
+	install -m 0644 systemd/sluice.socket $(DESTDIR)$(SYSTEMDDIR)/sluice.socket
+	$(call install_conf,systemd/sluice.conf,$(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf)
+	$(call install_conf,systemd/sluice.logrotate,$(DESTDIR)$(SYSCONFDIR)/logrotate.d/sluice)
+	gzip -9n -c doc/sluice.8 >$(DESTDIR)$(MANDIR)/man8/sluice.8.gz
+	gzip -9n -c doc/sluice.conf.5 >$(DESTDIR)$(MANDIR)/man5/sluice.conf.5.gz
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/sluice.8.gz $(DESTDIR)$(MANDIR)/man5/sluice.conf.5.gz
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	@[ -n "$(DESTDIR)" ] || echo "then: systemctl daemon-reload; systemctl enable --now sluice.service (or sluice.socket)"
+
+.PHONY: uninstall
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/sluice $(DESTDIR)$(SYSTEMDDIR)/sluice.service $(DESTDIR)$(SYSTEMDDIR)/sluice.socket \
+	  $(DESTDIR)$(MANDIR)/man8/sluice.8.gz $(DESTDIR)$(MANDIR)/man5/sluice.conf.5.gz $(DESTDIR)$(DOCDIR)/README.md
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@echo "left $(DESTDIR)$(SYSCONFDIR)/sluice/ and $(DESTDIR)$(SYSCONFDIR)/logrotate.d/sluice (yours to remove)"
 
 clean:
 	rm -rf build build-asan build-tsan

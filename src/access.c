@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 
 #include "session_int.h"
-#include "sluice/acceptor.h"
 #include "sluice/acl.h"
 #include "sluice/log.h"
 
@@ -28,8 +27,9 @@ static void fill_request(struct session *s, struct acl_request *r)
 	const struct config *cfg = s->cfg;
 	memset(r, 0, sizeof(*r));
 	r->client = &s->peer.sa;
-	if (s->listener < cfg->nlisten)
-		r->listener = (const struct sockaddr *)&cfg->listen[s->listener].addr;
+	const struct listen_cfg *l = config_listener(cfg, s->listener);
+	if (l)
+		r->listener = (const struct sockaddr *)&l->addr;
 	/* the client's address and listener stay for the connection: their
 	 * ACLs are worked out once */
 	if (!s->acl_conn_done) {
@@ -75,12 +75,17 @@ static void ip_of(const union sockaddr_any *a, struct ip *ip)
 	}
 }
 
-static int port_is_listened(unsigned port)
+/* The listeners as bound, from the session's snapshot (acceptor.c wrote
+ * them there before publishing it). */
+static const union sockaddr_any *bound(const struct config *cfg, int i)
 {
-	const union sockaddr_any *l;
-	int n = acceptor_bound(&l);
-	for (int i = 0; i < n; i++)
-		if (sockaddr_port(&l[i]) == port)
+	return (const union sockaddr_any *)&cfg->listen[i].bound;
+}
+
+static int port_is_listened(const struct config *cfg, unsigned port)
+{
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (sockaddr_port(bound(cfg, i)) == port)
 			return 1;
 	return 0;
 }
@@ -90,16 +95,16 @@ static int port_is_listened(unsigned port)
  * address of this host in its family, another its own address only. */
 static int is_loop(const struct session *s, const union sockaddr_any *dst)
 {
-	const union sockaddr_any *l;
-	int n = acceptor_bound(&l);
+	const struct config *cfg = s->cfg;
 	uint16_t port = sockaddr_port(dst);
 	struct ip d, li;
 	ip_of(dst, &d);
-	for (int i = 0; i < n; i++) {
-		if (sockaddr_port(&l[i]) != port || (l[i].sa.sa_family == AF_INET) != d.v4)
+	for (int i = 0; i < cfg->nlisten; i++) {
+		const union sockaddr_any *l = bound(cfg, i);
+		if (sockaddr_port(l) != port || (l->sa.sa_family == AF_INET) != d.v4)
 			continue;
-		int wildcard = l[i].sa.sa_family == AF_INET ? l[i].in.sin_addr.s_addr == htonl(INADDR_ANY)
-							    : IN6_IS_ADDR_UNSPECIFIED(&l[i].in6.sin6_addr);
+		int wildcard = l->sa.sa_family == AF_INET ? l->in.sin_addr.s_addr == htonl(INADDR_ANY)
+							  : IN6_IS_ADDR_UNSPECIFIED(&l->in6.sin6_addr);
 		if (wildcard) {
 			union sockaddr_any as = { 0 };
 			if (d.v4) {
@@ -113,7 +118,7 @@ static int is_loop(const struct session *s, const union sockaddr_any *dst)
 				return 1;
 			continue;
 		}
-		ip_of(&l[i], &li);
+		ip_of(l, &li);
 		if (memcmp(li.b, d.b, d.v4 ? 4 : 16) == 0)
 			return 1;
 	}
@@ -175,7 +180,7 @@ int access_check_request(struct session *s)
 		return -1;
 	}
 	s->x.acl_ask = v == ACL_ASK_ADDR;
-	s->x.addr_check = s->x.acl_ask || port_is_listened(s->x.port);
+	s->x.addr_check = s->x.acl_ask || port_is_listened(s->cfg, s->x.port);
 	return 0;
 }
 

@@ -548,3 +548,39 @@ struct policy *policy_defaults(char *err, size_t errlen)
 	}
 	return p;
 }
+
+/* --- address sets ----------------------------------------------------------------- */
+
+struct addrset {
+	struct cidrs c;
+};
+
+int addrset_add(struct addrset **s, const char *cidr, const char **why)
+{
+	uint8_t a[16];
+	int n, len;
+	if (parse_cidr(cidr, a, &n, &len, why) == -1)
+		return -1;
+	if (*s == NULL && (*s = calloc(1, sizeof(**s))) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	if (cidrs_add(&(*s)->c, a, n, len) == -1) {
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+int addrset_match(const struct addrset *s, const struct sockaddr *a)
+{
+	return s != NULL && acl_cidrs_match(&s->c, a);
+}
+
+void addrset_free(struct addrset *s)
+{
+	if (s == NULL)
+		return;
+	cidrs_free(&s->c);
+	free(s);
+}

@@ -114,6 +114,15 @@ static void look_at_file(void)
 	log_info("auth_basic %s: %zu users loaded", A.path, htpasswd_count(h));
 }
 
+void auth_reload(void)
+{
+	pthread_mutex_lock(&A.lock);
+	memset(&A.seen, 0, sizeof(A.seen)); /* read it even if it looks the same */
+	A.next_look = 0;
+	pthread_cond_signal(&A.cond);
+	pthread_mutex_unlock(&A.lock);
+}
+
 static void *checker(void *arg)
 {
 	(void)arg;

@@ -55,6 +55,7 @@ void config_defaults(struct config *c)
 	c->nconnect_ports = 2;
 	c->tunnel_idle_timeout = 600000;
 	c->tunnel_splice = 1;
+	c->shutdown_timeout = 30000;
 }
 
 /* The current snapshot.  The lock is taken only to publish and to take a
@@ -70,6 +71,8 @@ void config_clear(struct config *c)
 {
 	policy_free(c->policy);
 	c->policy = NULL;
+	addrset_free(c->proxy_protocol_from);
+	c->proxy_protocol_from = NULL;
 }
 
 int config_complete(struct config *c, char *err, size_t errlen)
@@ -438,32 +441,70 @@ static const struct directive directives[] = {
 	{ "auth_cache_size", K_COUNT, FIELD(auth_cache_size), "a number" },
 	{ "auth_threads", K_COUNT, FIELD(auth_threads), "a number (1-64)" },
 	{ "auth_timeout", K_MS, FIELD(auth_timeout), "a duration such as 10s" },
+	{ "shutdown_timeout", K_MS, FIELD(shutdown_timeout), "a duration such as 30s" },
 };
+
+/* listen ADDRESS:PORT [transparent|transparent-tls] [proxy-protocol] */
+static int parse_listen_line(struct config *c, char *const *argv, int argc, const char **why)
+{
+	if (argc < 1 || argc > 3) {
+		*why = "listen takes ADDRESS:PORT [transparent|transparent-tls] [proxy-protocol]";
+		return -1;
+	}
+	if (c->nlisten == CONFIG_MAX_LISTEN) {
+		*why = "too many listen directives";
+		return -1;
+	}
+	struct listen_cfg l;
+	if (config_parse_listen(argv[0], &l) == -1) {
+		*why = "want IPv4:PORT, [IPv6]:PORT or *:PORT";
+		return -1;
+	}
+	int kinds = 0;
+	for (int i = 1; i < argc; i++) {
+		int kind = config_listen_kind(argv[i]);
+		if (strcmp(argv[i], "proxy-protocol") == 0 && !l.proxy_protocol) {
+			l.proxy_protocol = 1;
+		} else if (kind != -1 && kinds++ == 0) {
+			l.kind = (enum listen_kind)kind;
+		} else {
+			*why = "after the address: transparent or transparent-tls, and proxy-protocol, each once";
+			return -1;
+		}
+	}
+	c->listen[c->nlisten++] = l;
+	return 0;
+}
+
+/* Directives parsed by code of their own, not the table (the docs test
+ * lists them through config_directive_name). */
+static const char *const special_names[] = { "listen", "proxy_protocol_from", "connect_ports", "workers",
+					     "resolver", "access_log_format", "log_level", "tunnel_splice",
+					     "acl", "http_access" };
+
+const char *config_directive_name(size_t i)
+{
+	size_t nspecial = sizeof(special_names) / sizeof(special_names[0]);
+	if (i < nspecial)
+		return special_names[i];
+	i -= nspecial;
+	return i < sizeof(directives) / sizeof(directives[0]) ? directives[i].name : NULL;
+}
 
 /* Directives whose value needs more than a table entry. */
 static int apply_special(struct config *c, const char *name, char *const *argv, int argc,
 			 const char **why)
 {
-	if (strcmp(name, "listen") == 0) {
-		if (argc != 1 && argc != 2) {
-			*why = "listen takes ADDRESS:PORT [transparent|transparent-tls]";
+	if (strcmp(name, "listen") == 0)
+		return parse_listen_line(c, argv, argc, why);
+	if (strcmp(name, "proxy_protocol_from") == 0) {
+		if (argc == 0) {
+			*why = "proxy_protocol_from takes addresses or CIDRs";
 			return -1;
 		}
-		int kind = argc == 2 ? config_listen_kind(argv[1]) : LISTEN_FORWARD;
-		if (kind == -1) {
-			*why = "a listener's kind is transparent or transparent-tls";
-			return -1;
-		}
-		if (c->nlisten == CONFIG_MAX_LISTEN) {
-			*why = "too many listen directives";
-			return -1;
-		}
-		if (config_parse_listen(argv[0], &c->listen[c->nlisten]) == -1) {
-			*why = "want IPv4:PORT, [IPv6]:PORT or *:PORT";
-			return -1;
-		}
-		c->listen[c->nlisten].kind = (enum listen_kind)kind;
-		c->nlisten++;
+		for (int i = 0; i < argc; i++)
+			if (addrset_add(&c->proxy_protocol_from, argv[i], why) == -1)
+				return -1;
 		return 0;
 	}
 	if (strcmp(name, "connect_ports") == 0)
@@ -650,6 +691,57 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return r;
 }
 
+static unsigned listen_port(const struct listen_cfg *l)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&l->addr;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&l->addr;
+	return ntohs(l->addr.ss_family == AF_INET6 ? in6->sin6_port : in->sin_port);
+}
+
+const struct listen_cfg *config_listener(const struct config *c, unsigned id)
+{
+	for (int i = 0; i < c->nlisten; i++)
+		if (c->listen[i].id == id)
+			return &c->listen[i];
+	return NULL;
+}
+
+/* What each worker, the acceptor or the logs set up once from the config
+ * they started with (worker.c worker_init, dns.c dns_new, main.c). */
+#define RESTART_FIELDS(X)                                                                                     \
+	X(workers) X(max_connections) X(max_connections_per_client) X(buffer_size) X(worker_buffers_max)     \
+	X(upstream_idle_timeout) X(upstream_pool_max) X(dns_timeout) X(dns_cache_max_ttl) X(dns_negative_ttl) \
+	X(dns_cache_size) X(tunnel_pipe_memory) X(auth_cache_size) X(auth_threads) X(access_format)          \
+	X(log_level)
+#define RESTART_STRINGS(X) X(resolver) X(access_log) X(error_log) X(auth_basic)
+
+void config_keep_restart_only(struct config *nw, const struct config *old, char *changed, size_t len)
+{
+	size_t used = 0;
+	changed[0] = '\0';
+#define NOTE(name)                                                                                            \
+	do {                                                                                                  \
+		int k = snprintf(changed + used, len - used, "%s%s", used ? ", " : "", #name);               \
+		if (k > 0 && (size_t)k < len - used)                                                          \
+			used += (size_t)k;                                                                    \
+		else                                                                                          \
+			changed[used] = '\0'; /* no name cut in half */                                      \
+	} while (0);
+#define KEEP(f)                                                                                               \
+	if (nw->f != old->f) {                                                                                \
+		NOTE(f) nw->f = old->f;                                                                       \
+	}
+#define KEEP_STR(f)                                                                                           \
+	if (strcmp(nw->f, old->f) != 0) {                                                                     \
+		NOTE(f) memcpy(nw->f, old->f, sizeof(nw->f));                                                 \
+	}
+	RESTART_FIELDS(KEEP)
+	RESTART_STRINGS(KEEP_STR)
+#undef KEEP_STR
+#undef KEEP
+#undef NOTE
+}
+
 int config_validate(const struct config *c, char *err, size_t errlen)
 {
 	/* Via's received-by (RFC 9110 7.6.3): a pseudonym (token) or
@@ -706,6 +798,26 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < c->nlisten; i++) {
+		const struct listen_cfg *l = &c->listen[i];
+		/* (port 0 asks the kernel for a port each time: tests) */
+		for (int j = 0; j < i && listen_port(l) != 0; j++)
+			if (c->listen[j].addrlen == l->addrlen && memcmp(&c->listen[j].addr, &l->addr, l->addrlen) == 0) {
+				snprintf(err, errlen, "listen %s: the same address twice", l->text);
+				return -1;
+			}
+		/* A transparent listener's destination is the socket's own
+		 * (SO_ORIGINAL_DST), which a PROXY header would contradict. */
+		if (l->proxy_protocol && l->kind != LISTEN_FORWARD) {
+			snprintf(err, errlen, "listen %s: proxy-protocol is for forward listeners only", l->text);
+			return -1;
+		}
+		if (l->proxy_protocol && c->proxy_protocol_from == NULL) {
+			snprintf(err, errlen,
+				 "listen %s proxy-protocol: proxy_protocol_from must name the load balancers "
+				 "allowed to send the header",
+				 l->text);
+			return -1;
+		}
 		/* the ClientHello is read into one buffer, up to TLS_HELLO_MAX */
 		if (c->listen[i].kind == LISTEN_TRANSPARENT_TLS && c->buffer_size < TLS_HELLO_MAX) {
 			snprintf(err, errlen, "a transparent-tls listener needs buffer_size %uk or more",

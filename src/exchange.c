@@ -285,7 +285,7 @@ static void on_request_head(struct session *s)
 		return;
 	}
 	s->http10 = h.minor == 0;
-	s->keep_alive = http_keeps_alive(&h);
+	s->keep_alive = http_keeps_alive(&h) && !worker_draining();
 	if (h.major != 1) {
 		exchange_error(s, 505, "HTTP version not supported");
 		return;
@@ -392,6 +392,15 @@ int exchange_parse_request(struct session *s)
 	if (buf_unparsed(b) == 0)
 		return 0;
 	if (!s->x.msg_begun) {
+		/* A reload published before this request began: it goes by the
+		 * newest rules (the one before finished on the ones it started
+		 * with).  One atomic load when nothing changed. */
+		worker_refresh_config(s->w);
+		if (s->cfg != s->w->cfg) {
+			config_unref(s->cfg);
+			s->cfg = config_ref(s->w->cfg);
+			s->acl_conn_done = 0;
+		}
 		s->x.msg_begun = 1;
 		s->x.head_start = loop_now(s->w->loop);
 		record_start(s);

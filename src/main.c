@@ -1,9 +1,9 @@
 /* sluice: a forward HTTP proxy.  See README.md and src/ARCHITECTURE.md.
  *
  * The main thread parses the command line, builds and publishes the config
- * snapshot, opens the logs and listeners, starts the workers and the
- * acceptor, then waits for signals: SIGTERM/SIGINT stop, SIGUSR1 reopens
- * the logs.
+ * snapshot, opens the logs and listeners (or takes systemd's), starts the
+ * workers and the acceptor, then runs the service (service.c: signals,
+ * reload, graceful stop, the watchdog) until it stops.
  */
 #include "sluice/main.h"
 
@@ -24,6 +24,7 @@
 #include "sluice/client_limit.h"
 #include "sluice/config.h"
 #include "sluice/log.h"
+#include "sluice/service.h"
 #include "sluice/worker.h"
 
 static void usage(FILE *f)
@@ -76,10 +77,11 @@ struct options {
 };
 
 /* A validated snapshot: defaults, then the file, then the command line.
- * NULL with "what is wrong" in err.  (A reload will build its snapshot the
- * same way.) */
-static struct config *build_config(const struct options *o, char *err, size_t errlen)
+ * NULL with "what is wrong" in err.  A reload builds its snapshot the same
+ * way (struct service.build). */
+static struct config *build_config(void *arg, char *err, size_t errlen)
 {
+	const struct options *o = arg;
 	struct config *snap = config_new();
 	if (snap == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -158,36 +160,46 @@ int main(int argc, char **argv)
 		config_unref(snap);
 		return 0;
 	}
-	config_publish(snap);
-	const struct config *cfg = config_acquire(); /* main's own, until exit */
-
-	if (log_open(cfg->log_level, cfg->error_log) == -1) {
-		fprintf(stderr, "sluice: error_log %s: %s\n", cfg->error_log, strerror(errno));
+	if (log_open(snap->log_level, snap->error_log) == -1) {
+		fprintf(stderr, "sluice: error_log %s: %s\n", snap->error_log, strerror(errno));
+		config_unref(snap);
 		return 1;
 	}
 	int access_fd;
-	if (access_log_open(cfg->access_log, &access_fd) == -1) {
-		log_err("access_log %s: %s", cfg->access_log, strerror(errno));
+	if (access_log_open(snap->access_log, &access_fd) == -1) {
+		log_err("access_log %s: %s", snap->access_log, strerror(errno));
+		config_unref(snap);
 		return 1;
 	}
 	long nofile = raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Workers and the acceptor inherit this mask; only the main thread
-	 * takes signals, synchronously, in sigwaitinfo below. */
+	 * takes signals (service_run). */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	service_block_signals(&set);
 
-	struct acceptor *acc = acceptor_new(cfg, err, sizeof(err));
-	if (acc == NULL) {
-		log_err("%s", err);
+	/* systemd's sockets (socket activation), matched to listen lines by
+	 * address; the acceptor writes each line's listener into snap, so it
+	 * is published after */
+	int ninherited = sd_listen_fds(1);
+	if (ninherited < 0) {
+		log_err("sd_listen_fds: %s", strerror(-ninherited));
+		config_unref(snap);
 		return 1;
 	}
+	int inherited[CONFIG_MAX_LISTEN + 1];
+	for (int i = 0; i < ninherited && i <= CONFIG_MAX_LISTEN; i++)
+		inherited[i] = SD_LISTEN_FDS_START + i;
+	struct acceptor *acc = acceptor_new(snap, inherited, ninherited, err, sizeof(err));
+	if (acc == NULL) {
+		log_err("%s", err);
+		config_unref(snap);
+		return 1;
+	}
+	config_publish(snap);
+	const struct config *cfg = config_acquire(); /* main's own, until exit */
+
 	int nworkers = cfg->workers > 0 ? cfg->workers : cpu_count();
 	struct worker *workers = calloc((size_t)nworkers, sizeof(*workers));
 	if (workers == NULL) {
@@ -208,6 +220,7 @@ int main(int argc, char **argv)
 		log_err("auth_basic: %s", err);
 		return 1;
 	}
+	uint64_t wd = service_watchdog_setup();
 	int started = 0, failed = 0;
 	for (int i = 0; i < nworkers; i++) {
 		if (worker_init(&workers[i], i, cfg, access_fd, err, sizeof(err)) == -1) {
@@ -226,32 +239,20 @@ int main(int argc, char **argv)
 		failed = 1;
 		goto stop;
 	}
-	log_info("sluice %s running with %d worker%s", SLUICE_VERSION, nworkers, nworkers == 1 ? "" : "s");
-	sd_notifyf(0, "READY=1\nSTATUS=serving on %s with %d workers\nMAINPID=%d", cfg->listen[0].text,
-		   nworkers, (int)getpid());
-
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig == -1)
-			continue;
-		if (sig == SIGUSR1) {
-			/* logrotate renamed the files; a log that cannot be
-			 * reopened goes on in its old file, and we go on. */
-			if (log_reopen(err, sizeof(err)) == -1)
-				log_err("SIGUSR1: reopening the logs: %s", err);
-			else
-				log_info("logs reopened");
-			continue;
-		}
-		if (sig == SIGHUP) {
-			log_info("SIGHUP: configuration reload is not implemented yet; ignoring");
-			continue;
-		}
-		log_info("signal %d: stopping", sig);
-		break;
-	}
-	sd_notify(0, "STOPPING=1");
+	log_info("sluice %s running with %d worker%s%s", SLUICE_VERSION, nworkers, nworkers == 1 ? "" : "s",
+		 wd ? " (watchdog on)" : "");
+	struct service sv = {
+		.acc = acc,
+		.workers = workers,
+		.nworkers = nworkers,
+		.cfg = cfg,
+		.source = o.path ? o.path : "built-in defaults",
+		.build = build_config,
+		.build_arg = &o,
+	};
+	failed = service_run(&sv, &set);
+	acc = sv.acc;
+	cfg = sv.cfg;
 stop:
 	acceptor_free(acc);
 	for (int i = 0; i < started; i++)

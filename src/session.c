@@ -35,6 +35,7 @@
 #include "session_int.h"
 #include "sluice/client_limit.h"
 #include "sluice/log.h"
+#include "sluice/proxy_proto.h"
 
 /* --- buffers ----------------------------------------------------------------------- */
 
@@ -111,6 +112,7 @@ void session_close(struct session *s)
 	dns_cancel(w->dns, &s->x.dnsw);
 	proxy_auth_cancel(s);
 	if (s->tunnel_live) {
+		stat_sub(&w->stats.tunnels, 1);
 		relay_release(&s->r_up, w->pipes, &w->bufs);
 		relay_release(&s->r_down, w->pipes, &w->bufs);
 	}
@@ -136,7 +138,8 @@ void session_close(struct session *s)
 	free(s->tunnel_target);
 	s->tunnel_target = NULL;
 	s->state = S_CLOSED;
-	client_limit_give(&s->peer);
+	if (!s->proxy_pending) /* its slot is taken once the header names the client */
+		client_limit_give(&s->peer);
 	worker_conn_closed(w, &s->link);
 }
 
@@ -158,7 +161,20 @@ static void free_conn(struct worker_conn *c)
 	free(s);
 }
 
-static const struct worker_conn_ops session_ops = { abort_conn, free_conn };
+/* A graceful stop: an idle connection closes now; one in an exchange ends
+ * after it (its response says Connection: close, or the connection closes
+ * once that response is out); a tunnel runs on until the stop's deadline. */
+static void drain_conn(struct worker_conn *c)
+{
+	struct session *s = of_link(c);
+	if (s->state == S_HEAD && !s->x.msg_begun && !s->proxy_pending) {
+		session_close(s);
+		return;
+	}
+	s->keep_alive = 0;
+}
+
+static const struct worker_conn_ops session_ops = { abort_conn, free_conn, drain_conn };
 
 /* The reply is out: shut our side and drain the client's for a moment, so
  * bytes it is still sending cannot turn our close into a reset that
@@ -373,6 +389,7 @@ static void tunnel_start(struct session *s)
 	s->client.in = s->server.in = NULL;
 	s->r_down.bytes = s->x.rec.bytes; /* the head that opened the tunnel counts */
 	s->tunnel_live = 1;
+	stat_inc(&s->w->stats.tunnels);
 }
 
 /* Move tunnel bytes; close when both directions ended or one failed.  The
@@ -403,6 +420,45 @@ static void tunnel_step(struct session *s)
 	}
 	if (a == RELAY_MORE || b == RELAY_MORE)
 		s->repump = 1;
+}
+
+/* --- the PROXY protocol header --------------------------------------------------------- */
+
+/* A proxy-protocol listener's connection: the header that comes first names
+ * the client, which from then on is the one the rules, the limits and the
+ * log see.  1 when it moved (the header is taken), 0 waiting for more. */
+static int proxy_step(struct session *s)
+{
+	struct buf *b = s->client.in;
+	if (b == NULL || buf_unparsed(b) == 0) {
+		if (s->client.eof)
+			session_close(s);
+		return 0;
+	}
+	struct proxy_hdr h;
+	const char *why = NULL;
+	int n = proxy_header_parse((const uint8_t *)b->data + b->parsed, buf_unparsed(b), &h, &why);
+	if (n == 0 && !s->client.eof && buf_room(b) > 0)
+		return 0;
+	char a[80], via[80];
+	if (n <= 0) {
+		log_info("client %s: %s: closed (proxy-protocol listener)", log_addr(&s->peer.sa, a, sizeof(a)),
+			 n == 0 ? "PROXY header cut short" : why);
+		session_close(s);
+		return 0;
+	}
+	const union sockaddr_any *client = h.local ? &s->peer : &h.src;
+	if (!client_limit_take(client)) {
+		/* (no slot held: session_close gives none back) */
+		log_info("client %s (via %s): over max_connections_per_client: closed",
+			 log_addr(&client->sa, a, sizeof(a)), log_addr(&s->peer.sa, via, sizeof(via)));
+		session_close(s);
+		return 0;
+	}
+	s->peer = *client;
+	s->proxy_pending = 0;
+	b->start = b->parsed = b->parsed + (uint32_t)n;
+	return 1;
 }
 
 /* --- deadlines --------------------------------------------------------------------------- */
@@ -569,6 +625,11 @@ void session_pump(struct session *s)
 			if (s->state == S_CLOSED)
 				return;
 		}
+		if (s->proxy_pending) {
+			progress |= proxy_step(s);
+			if (s->proxy_pending || s->state == S_CLOSED)
+				break;
+		}
 		progress |= exchange_parse_request(s);
 		if (s->state == S_CLOSED)
 			return;
@@ -619,8 +680,20 @@ static void on_client(struct io *io, uint32_t events)
 	session_pump(s);
 }
 
-int session_start(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind)
+int session_start(struct worker *w, const struct handoff *h)
 {
+	/* a reload may have published the snapshot that names h's listener */
+	worker_refresh_config(w);
+	int fd = h->fd;
+	enum listen_kind kind = h->kind;
+	const union sockaddr_any *peer = &h->peer;
+	if (h->proxy && !addrset_match(w->cfg->proxy_protocol_from, &peer->sa)) {
+		char a[80];
+		log_info("client %s: not in proxy_protocol_from: closed (proxy-protocol listener)",
+			 log_addr(&peer->sa, a, sizeof(a)));
+		close(fd);
+		return -1;
+	}
 	struct session *s = calloc(1, sizeof(*s));
 	if (s == NULL || (kind != LISTEN_FORWARD && (s->tp = transparent_new(w->cfg, fd)) == NULL))
 		goto fail;
@@ -633,7 +706,8 @@ int session_start(struct worker *w, int fd, const union sockaddr_any *peer, int 
 	s->cfg = config_ref(w->cfg);
 	s->peer = *peer;
 	s->kind = (uint8_t)kind;
-	s->listener = (uint8_t)listener;
+	s->listener = h->listener;
+	s->proxy_pending = h->proxy;
 	s->timer.cb = on_timer;
 	s->last_active = loop_now(w->loop);
 	exchange_start(s);

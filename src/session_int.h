@@ -183,7 +183,8 @@ struct session {
 	const struct config *cfg;	/* the session's own reference */
 	enum state state;
 	uint8_t kind;			/* enum listen_kind of the listener */
-	uint8_t listener;		/* index of its listen line in cfg */
+	uint16_t listener;		/* its listener's id (config_listener) */
+	uint8_t proxy_pending;		/* a PROXY protocol header is still to come */
 	uint8_t acl_conn_done;		/* 1: acl_conn is worked out; 2: and the
 					   answer before DNS too, the same for
 					   every request (policy_per_request) */

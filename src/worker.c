@@ -31,6 +31,12 @@ static struct worker_limits limits = {
 static struct worker *all_workers;
 static int nall_workers;
 
+/* A graceful stop: set once by main (worker_drain_begin); the worker that
+ * closes the last connection then writes drain_fd. */
+static atomic_int draining;
+static int drain_fd = -1;
+static uint32_t tick_ms = 1000;
+
 /* Set by the acceptor while descriptors are short (worker_fds_reclaim),
  * cleared by worker_fds_relax; workers read it between batches. */
 static atomic_int fds_short;
@@ -38,6 +44,26 @@ static atomic_int fds_short;
 int worker_connection_count(void)
 {
 	return atomic_load_explicit(&connections, memory_order_relaxed);
+}
+
+/* One connection fewer (closed, or never started). */
+static void connection_gone(void)
+{
+	if (atomic_fetch_sub(&connections, 1) == 1 && atomic_load(&draining)) {
+		uint64_t one = 1;
+		ssize_t r = write(drain_fd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
+int worker_draining(void)
+{
+	return atomic_load_explicit(&draining, memory_order_relaxed);
+}
+
+void worker_set_tick(uint32_t ms)
+{
+	tick_ms = ms;
 }
 
 void worker_conn_add(struct worker *w, struct worker_conn *c, const struct worker_conn_ops *ops)
@@ -64,7 +90,7 @@ void worker_conn_closed(struct worker *w, struct worker_conn *c)
 	c->next = w->dead;
 	w->dead = c;
 	stat_sub(&w->nconns, 1);
-	atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
+	connection_gone();
 }
 
 /* Free the connections closed during the last batch of events. */
@@ -79,7 +105,7 @@ static void reap(struct worker *w)
 
 /* A newer snapshot was published: new sessions start on it; sessions
  * running keep the one they hold. */
-static void refresh_config(struct worker *w)
+void worker_refresh_config(struct worker *w)
 {
 	unsigned gen = config_generation();
 	if (gen == w->cfg_gen)
@@ -96,7 +122,20 @@ static void on_tick(struct timer *t)
 {
 	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, tick));
 	access_log_flush(&w->alog);
-	timer_set(w->loop, &w->tick, loop_now(w->loop) + 1000);
+	timer_set(w->loop, &w->tick, loop_now(w->loop) + tick_ms);
+}
+
+/* The stop began: every connection hears of it once; the ones started
+ * later see worker_draining() at their request. */
+static void drain(struct worker *w)
+{
+	w->drained = 1;
+	struct worker_conn *c = w->live;
+	while (c) {
+		struct worker_conn *next = c->next; /* drain may close c */
+		c->ops->drain(c);
+		c = next;
+	}
 }
 
 /* The acceptor finds descriptors short: close what this worker holds
@@ -163,9 +202,10 @@ static void on_wake(struct io *io, uint32_t events)
 			m = next;
 		}
 		for (uint32_t i = 0; i < n; i++)
-			if (session_start(w, batch[i].fd, &batch[i].peer, batch[i].listener, batch[i].kind) == -1) {
-				atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
-				client_limit_give(&batch[i].peer);
+			if (session_start(w, &batch[i]) == -1) {
+				if (!batch[i].proxy)
+					client_limit_give(&batch[i].peer);
+				connection_gone();
 			}
 		if (n < 64)
 			break;
@@ -221,7 +261,8 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 		goto fail;
 	}
 	w->tick.cb = on_tick;
-	timer_set(w->loop, &w->tick, loop_now(w->loop) + 1000);
+	timer_set(w->loop, &w->tick, loop_now(w->loop) + tick_ms);
+	stat_set(&w->turned, loop_now(w->loop));
 	return 0;
 fail:
 	worker_destroy(w);
@@ -239,10 +280,13 @@ static void *worker_main(void *arg)
 			log_err("worker %d: epoll_wait: %s", w->id, strerror(errno));
 			break;
 		}
+		stat_set(&w->turned, loop_now(w->loop));
 		reap(w);
 		give_back_fds(w);
 		upstream_reap(w->pool);
-		refresh_config(w);
+		worker_refresh_config(w);
+		if (!w->drained && atomic_load_explicit(&draining, memory_order_relaxed))
+			drain(w);
 	}
 	while (w->live)
 		w->live->ops->abort(w->live);
@@ -288,8 +332,9 @@ void worker_destroy(struct worker *w)
 	/* sockets still queued were never started: close them */
 	while (w->qlen > 0) {
 		close(w->queue[w->qhead].fd);
-		atomic_fetch_sub_explicit(&connections, 1, memory_order_relaxed);
-		client_limit_give(&w->queue[w->qhead].peer);
+		if (!w->queue[w->qhead].proxy)
+			client_limit_give(&w->queue[w->qhead].peer);
+		connection_gone();
 		w->qhead = (w->qhead + 1) % w->qcap;
 		w->qlen--;
 	}
@@ -318,6 +363,26 @@ void worker_destroy(struct worker *w)
 	w->cfg = NULL;
 }
 
+void worker_nudge_all(void)
+{
+	for (int i = 0; i < nall_workers; i++)
+		wake(&all_workers[i]);
+}
+
+void worker_drain_begin(int notify_fd)
+{
+	drain_fd = notify_fd;
+	atomic_store(&draining, 1);
+	worker_nudge_all();
+	/* after the flag: a close from now on sees it, one before it left
+	 * a count this load sees */
+	if (atomic_load(&connections) == 0) {
+		uint64_t one = 1;
+		ssize_t r = write(drain_fd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
 void worker_post(struct worker *w, struct worker_msg *m)
 {
 	m->next = NULL;
@@ -331,7 +396,7 @@ void worker_post(struct worker *w, struct worker_msg *m)
 		wake(w);
 }
 
-int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind)
+int worker_hand_off(struct worker *w, const struct handoff *h)
 {
 	pthread_mutex_lock(&w->qlock);
 	if (w->qlen == w->qcap) {
@@ -348,11 +413,7 @@ int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, in
 		w->qhead = 0;
 		w->qcap = cap;
 	}
-	struct handoff *h = &w->queue[(w->qhead + w->qlen) % w->qcap];
-	h->fd = fd;
-	h->kind = kind;
-	h->listener = listener;
-	h->peer = *peer;
+	w->queue[(w->qhead + w->qlen) % w->qcap] = *h;
 	/* The worker drains the whole queue per wake-up, under this lock: a
 	 * queue that was not empty has a wake-up coming already. */
 	int was_empty = w->qlen++ == 0;

@@ -1,5 +1,10 @@
 /* acceptor: the listening sockets and the thread that accepts on them.
  *
+ * The sockets are opened from the listen lines, or taken from systemd
+ * (socket activation), and kept across reloads while a listen line names
+ * their address, each with an id that sessions use to find their listen
+ * line in whichever config snapshot they hold.
+ *
  * Accepted sockets go round-robin to the workers.  At max_connections
  * (lowered at start to fit RLIMIT_NOFILE, worker.h) or out of room in the
  * fd budget the acceptor stops watching its listeners for a moment instead
@@ -16,17 +21,29 @@
 
 struct acceptor;
 
-/* Bind and listen on every address cfg (a snapshot: config_new) lists; the
- * acceptor keeps a reference to cfg until acceptor_free.  NULL with err
- * filled. */
-struct acceptor *acceptor_new(const struct config *cfg, char *err, size_t errlen);
+/* Listen on every address cfg (a snapshot not yet published) lists: the
+ * sockets systemd passed (inherited[0..n), sd_listen_fds) where one is
+ * bound to a listen line's address, new ones for the rest.  Writes each
+ * line's listener id and bound address into cfg (listen_cfg.id, .bound).
+ * The acceptor keeps a reference to cfg until acceptor_free.  NULL with
+ * err filled, naming a passed socket that matches no listen line. */
+struct acceptor *acceptor_new(struct config *cfg, const int *inherited, int ninherited, char *err, size_t errlen);
 /* Start the accept thread handing sockets to workers[0..n), within
  * worker_limits() (set before). */
 int acceptor_start(struct acceptor *a, struct worker *workers, int n);
-/* The addresses the listeners are bound to, in listen-line order (a port 0
- * in a listen line is the port the kernel chose): *addrs, and how many.
- * Set by acceptor_new before any worker runs; the loop guard reads it. */
-int acceptor_bound(const union sockaddr_any **addrs);
+
+/* A reload, in two steps around publishing cfg (main thread only):
+ * acceptor_prepare matches cfg's listen lines to the sockets open now by
+ * address (kept: no connection refused, no backlog lost), opens the new
+ * ones and fills cfg's ids and bound addresses; 0, or -1 with err (then
+ * nothing changed).  Then acceptor_commit puts the plan in place, or
+ * acceptor_abort drops it (closing what it opened).  On commit, a
+ * listener no line names any more is closed once its backlog was handed
+ * off. */
+int acceptor_prepare(struct acceptor *a, struct config *cfg, char *err, size_t errlen);
+void acceptor_commit(struct acceptor *a);
+void acceptor_abort(struct acceptor *a);
+
 /* Stop accepting, join the thread, close the listeners, free. */
 void acceptor_free(struct acceptor *a);
 

@@ -127,4 +127,18 @@ const char *policy_rule_where(const struct policy *p, int rule);
  * interface's as of when the policy was built)? */
 int policy_addr_is_self(const struct policy *p, const struct sockaddr *a);
 
+/* --- address sets ----------------------------------------------------------------- */
+
+/* A set of CIDRs, matched like a src ACL (one hash per prefix length), for
+ * directives that name trusted peers (proxy_protocol_from).  Built while
+ * the config loads, then only read. */
+struct addrset;
+
+/* Add "10.0.0.0/8", "fc00::/7" or one address to *s (created on the first
+ * add).  0, or -1 with *why. */
+int addrset_add(struct addrset **s, const char *cidr, const char **why);
+/* Is a in s?  A NULL set holds nothing. */
+int addrset_match(const struct addrset *s, const struct sockaddr *a);
+void addrset_free(struct addrset *s);
+
 #endif

@@ -57,6 +57,8 @@ struct auth_job {
  * to their workers unanswered (ok 0). */
 int auth_start(const char *path, int threads, char *err, size_t errlen);
 void auth_stop(void);
+/* Read the users' file again now (SIGHUP), not at the next look. */
+void auth_reload(void);
 
 /* Changes whenever the users change (a reloaded file). */
 unsigned auth_generation(void);

@@ -43,7 +43,13 @@ struct listen_cfg {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	enum listen_kind kind;
+	uint8_t proxy_protocol;	/* "proxy-protocol": a PROXY v1/v2 header comes
+				   first, from proxy_protocol_from only */
+	uint16_t id;		/* the listening socket's, stable across reloads
+				   (acceptor.c numbers them; 0: not yet) */
 	char text[80];		/* as written, for logs */
+	struct sockaddr_storage bound;	/* as bound (port 0 made a port): the
+					   loop guard (acceptor.c fills it) */
 };
 
 struct config {
@@ -94,6 +100,10 @@ struct config {
 	int tunnel_splice;		/* 0: relay with recv/send (tests, odd kernels) */
 	uint32_t tunnel_pipe_memory;	/* splice pipes' capacity per worker, bytes; 0: auto
 					   (64 MiB, within an unprivileged user's pipe quota) */
+	uint32_t shutdown_timeout;	/* ms a stop waits for tunnels and long exchanges */
+
+	/* who may send a PROXY protocol header (acl.h addrset); NULL: nobody */
+	struct addrset *proxy_protocol_from;
 
 	/* acl and http_access lines (acl.h); NULL until the first one.  After
 	 * config_complete, never NULL: the built-in rules when the file has
@@ -104,6 +114,7 @@ struct config {
 };
 
 struct policy;
+struct addrset;
 
 /* Fill in the built-in defaults. */
 void config_defaults(struct config *c);
@@ -157,6 +168,20 @@ int config_parse_listen(const char *s, struct listen_cfg *out);
 /* "transparent" / "transparent-tls" and back; -1 / NULL when unknown. */
 int config_listen_kind(const char *word);
 const char *config_listen_kind_name(enum listen_kind k);
+
+/* The listen line whose socket has this id (listen_cfg.id), or NULL when
+ * c has none: the line was removed by a reload. */
+const struct listen_cfg *config_listener(const struct config *c, unsigned id);
+
+/* Directives a reload cannot apply to what runs (the worker count, buffer
+ * and pool sizes, the resolver, ...): copied from old into new, each
+ * that differed named in changed ("workers, buffer_size"; "" when none).
+ * The rest of new applies as it is. */
+void config_keep_restart_only(struct config *nw, const struct config *old, char *changed, size_t len);
+
+/* The i-th directive name the parser accepts, from 0 until NULL (the
+ * test that every one is documented). */
+const char *config_directive_name(size_t i);
 
 /* May CONNECT reach this port? */
 int config_connect_port_allowed(const struct config *c, unsigned port);

@@ -15,13 +15,15 @@
 
 struct worker;
 struct session;
+struct handoff;
 
-/* Take ownership of an accepted, non-blocking client socket that arrived on
- * listen line number listener, of the given kind; the session takes a reference to the
- * worker's current config snapshot and registers with the worker
+/* Take ownership of an accepted, non-blocking client socket (h: its
+ * listener's id and kind, whether a PROXY header comes first, the peer);
+ * the session takes a reference to the worker's newest config snapshot
+ * (between exchanges it moves to a newer one) and registers with the worker
  * (worker_conn_add).  Returns 0, or -1 (fd closed, nothing registered) when
  * out of memory, when epoll refuses it, or when a redirected TLS connection
  * was not redirected at all or goes to the gateway itself. */
-int session_start(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind);
+int session_start(struct worker *w, const struct handoff *h);
 
 #endif

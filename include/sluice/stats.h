@@ -32,6 +32,12 @@ static inline void stat_sub(stat_t *s, uint64_t n)
 	atomic_store_explicit(s, atomic_load_explicit(s, memory_order_relaxed) - n, memory_order_relaxed);
 }
 
+/* A value (a time, say). */
+static inline void stat_set(stat_t *s, uint64_t v)
+{
+	atomic_store_explicit(s, v, memory_order_relaxed);
+}
+
 /* Any thread. */
 static inline uint64_t stat_get(const stat_t *s)
 {

@@ -55,6 +55,7 @@ struct worker_stats {
 	stat_t requests;	/* exchanges completed */
 	stat_t errors;		/* local error responses */
 	stat_t evicted;		/* idle upstream connections closed for descriptors */
+	stat_t tunnels;		/* running now */
 };
 
 /* Limits fixed at start from RLIMIT_NOFILE and the config
@@ -76,6 +77,9 @@ struct worker_conn_ops {
 	void (*abort)(struct worker_conn *c);
 	/* Free what is left, after the batch it was closed in. */
 	void (*free)(struct worker_conn *c);
+	/* sluice is stopping gracefully: close if idle, else end after the
+	 * exchange in flight (tunnels run on until the stop's deadline). */
+	void (*drain)(struct worker_conn *c);
 };
 
 /* A connection the worker tracks; embedded in its owner's object. */
@@ -93,10 +97,12 @@ struct worker_msg {
 	void (*run)(struct worker *w, struct worker_msg *m);
 };
 
+/* An accepted connection on its way to a worker. */
 struct handoff {
 	int fd;
 	enum listen_kind kind;
-	int listener;			/* index of its listen line */
+	uint16_t listener;		/* its listener's id (listen_cfg.id) */
+	uint8_t proxy;			/* a PROXY protocol header comes first */
 	union sockaddr_any peer;
 };
 
@@ -122,6 +128,9 @@ struct worker {
 	uint32_t qhead, qlen, qcap;
 	struct worker_msg *msgs, **msgs_tail; /* worker_post, under qlock */
 	atomic_int stopping;
+
+	stat_t turned;			/* loop_now() of the loop's last turn (watchdog) */
+	int drained;			/* the drain walked the live list */
 
 	struct worker_conn *live;	/* started and not closed */
 	struct worker_conn *dead;	/* closed this batch, freed after it */
@@ -152,11 +161,32 @@ void worker_post(struct worker *w, struct worker_msg *m);
 /* From the acceptor thread: give fd to the worker; it counts as a
  * connection from now on.  Returns 0, or -1 (not counted; the caller
  * closes fd) when the queue cannot grow. */
-int worker_hand_off(struct worker *w, int fd, const union sockaddr_any *peer, int listener, enum listen_kind kind);
+int worker_hand_off(struct worker *w, const struct handoff *h);
 
 /* Client connections of all workers, queued or started: the acceptor's
  * max_connections.  Any thread. */
 int worker_connection_count(void);
+
+/* On w's thread: take the newest config snapshot if one was published
+ * (the worker also looks after every batch of events). */
+void worker_refresh_config(struct worker *w);
+/* From any thread: have every worker look for a newer snapshot now. */
+void worker_nudge_all(void);
+
+/* --- stopping gracefully and the watchdog ------------------------------------------- */
+
+/* Main thread, once the acceptor stopped: every worker closes its idle
+ * connections and lets the others end after their exchange in flight
+ * (Connection: close); notify_fd (an eventfd) is written once when the
+ * last connection is gone, at once if there is none. */
+void worker_drain_begin(int notify_fd);
+/* Is sluice stopping?  (New requests then get Connection: close.) */
+int worker_draining(void);
+
+/* Before worker_init: how often an idle worker's loop turns anyway (its
+ * tick), so a loop that stopped turning tells a wedged worker (main.c's
+ * watchdog reads worker.turned).  Default 1000 ms. */
+void worker_set_tick(uint32_t ms);
 
 /* --- descriptors and pipe memory ---------------------------------------------- */
 

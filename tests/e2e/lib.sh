@@ -95,6 +95,21 @@ start_sluice() {
 	PROXY="http://127.0.0.1:$SLUICE_PORT"
 }
 
+# start_sluice_files ACCESS ERRLOG: as start_sluice, but both logs are the
+# files named (SIGUSR1 and logrotate tests); sluice's stderr still goes to
+# $T/sluice.err, where cleanup looks for sanitizer reports.
+start_sluice_files() {
+	printf 'listen 127.0.0.1:0\nworkers 2\naccess_log %s\nerror_log %s\n' "$1" "$2" >"$T/sluice.conf"
+	: >"$T/sluice.err"
+	"$SLUICE" -c "$T/sluice.conf" 2>>"$T/sluice.err" &
+	SLUICE_PID=$!
+	PIDS+=("$SLUICE_PID")
+	wait_for 10 grep -q "listening on 127.0.0.1:" "$2" ||
+		fail "sluice did not start: $(cat "$2" "$T/sluice.err" 2>/dev/null)"
+	SLUICE_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | head -n1)
+	PROXY="http://127.0.0.1:$SLUICE_PORT"
+}
+
 # stop_sluice: SIGTERM and wait, so the access log is flushed.
 stop_sluice() {
 	kill "$SLUICE_PID" 2>/dev/null
@@ -525,3 +540,21 @@ dnsmasq_at() {
 	done
 	fail "dnsmasq ($tag) did not start on port $port: $(cat "$T/dnsmasq-$tag.err")"
 }
+
+# --- systemd's side of the protocols ---------------------------------------------------
+
+# start_notify: a stand-in for systemd's notification socket (notifysink.pl);
+# exports NOTIFY_SOCKET, so a sluice started after reports to it, and sets
+# NOTIFY_LOG (lines "MS KEY=value" in the order they came).
+start_notify() {
+	NOTIFY_LOG="$T/notify.log"
+	: >"$NOTIFY_LOG"
+	export NOTIFY_SOCKET="$T/notify.sock"
+	perl "$(dirname "${BASH_SOURCE[0]}")/notifysink.pl" "$NOTIFY_SOCKET" "$NOTIFY_LOG" 2>"$T/notify.err" &
+	PIDS+=("$!")
+	wait_for 5 test -S "$NOTIFY_SOCKET" || fail "notify sink did not start: $(cat "$T/notify.err")"
+}
+# notified N KEY=VALUE: the sink got KEY=VALUE (the whole line) N times or more
+notified() { [ "$(grep -c -- " $2\$" "$NOTIFY_LOG")" -ge "$1" ]; }
+# notify_keys PATTERN: the KEY=value lines matching PATTERN, in order, without stamps
+notify_keys() { grep -E -- "$1" "$NOTIFY_LOG" | cut -d' ' -f2-; }

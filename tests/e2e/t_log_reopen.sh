@@ -4,9 +4,7 @@
 # (directory gone, a directory in the way) keeps the old files, says why in
 # the error log, and sluice goes on serving.
 #
-# sluice is started here rather than by start_sluice: the error log must be a
-# file, not stderr.  Its stderr still goes to $T/sluice.err, where lib.sh
-# looks for sanitizer reports.
+# (start_sluice_files: the error log must be a file, not stderr.)
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
@@ -15,20 +13,7 @@ A=$T/alog             # the access log's own directory, removed in part 3
 ACCESS=$A/access.log
 ERRLOG=$T/error.log
 mkdir "$A"
-cat >"$T/sluice.conf" <<EOF
-listen 127.0.0.1:0
-workers 2
-access_log $ACCESS
-error_log $ERRLOG
-EOF
-: >"$T/sluice.err"
-"$SLUICE" -c "$T/sluice.conf" 2>>"$T/sluice.err" &
-SLUICE_PID=$!
-PIDS+=("$SLUICE_PID")
-wait_for 10 grep -q "listening on 127.0.0.1:" "$ERRLOG" ||
-	fail "sluice did not start: $(cat "$ERRLOG" "$T/sluice.err" 2>/dev/null)"
-SLUICE_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$ERRLOG" | head -n1)
-PROXY="http://127.0.0.1:$SLUICE_PORT"
+start_sluice_files "$ACCESS" "$ERRLOG"
 
 # get N: a request through sluice for /bytes/N, which must succeed;
 # line N: the pattern of its access log line

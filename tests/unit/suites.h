@@ -16,6 +16,7 @@ void http_target_add_tcases(Suite *s); /* test_http_target.c */
 void http_framing_add_tcases(Suite *s); /* test_http_framing.c */
 Suite *config_suite(void);
 void config_snapshot_add_tcases(Suite *s); /* test_config_snapshot.c */
+Suite *config_docs_suite(void);
 Suite *dns_suite(void);
 Suite *body_suite(void);
 Suite *buf_suite(void);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sluice/acl.h"
 #include "sluice/config.h"
 #include "suites.h"
 
@@ -95,6 +96,8 @@ START_TEST(defaults)
 	ck_assert_str_eq(c.error_log, "stderr");
 	ck_assert_int_eq(c.log_level, LOG_INFO);
 	ck_assert_str_eq(c.via_name, "sluice");
+	ck_assert_uint_eq(c.shutdown_timeout, 30000);
+	ck_assert_ptr_null(c.proxy_protocol_from);
 }
 END_TEST
 
@@ -399,9 +402,11 @@ START_TEST(many_values_are_refused)
 	ck_assert_int_eq(parse(&c, text, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "t.conf:2: too many values");
 	ck_assert_int_eq(parse(&c, "listen 1.2.3.4:1 1.2.3.4:2\n", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "t.conf:1: listen: a listener's kind is transparent or transparent-tls");
-	ck_assert_int_eq(parse(&c, "listen 1.2.3.4:1 transparent tls\n", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "t.conf:1: listen: listen takes ADDRESS:PORT [transparent|transparent-tls]");
+	ck_assert_str_eq(err, "t.conf:1: listen: after the address: transparent or transparent-tls, and "
+			      "proxy-protocol, each once");
+	ck_assert_int_eq(parse(&c, "listen 1.2.3.4:1 transparent proxy-protocol tls\n", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "t.conf:1: listen: listen takes ADDRESS:PORT [transparent|transparent-tls] "
+			      "[proxy-protocol]");
 }
 END_TEST
 
@@ -428,6 +433,99 @@ START_TEST(listen_kinds)
 	ck_assert_str_eq(config_listen_kind_name(c.listen[1].kind), "transparent");
 	ck_assert_str_eq(config_listen_kind_name(c.listen[2].kind), "transparent-tls");
 	ck_assert_int_eq(config_listen_kind("Transparent"), -1);
+}
+END_TEST
+
+START_TEST(listen_proxy_protocol)
+{
+	struct config c;
+	char err[256];
+	ck_assert_int_eq(parse(&c, "listen 127.0.0.1:3128 proxy-protocol\nlisten 127.0.0.1:3127\n"
+				   "proxy_protocol_from 10.0.0.0/8 192.168.1.5 ::1\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.listen[0].proxy_protocol, 1);
+	ck_assert_int_eq(c.listen[0].kind, LISTEN_FORWARD);
+	ck_assert_int_eq(c.listen[1].proxy_protocol, 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "10.1.2.3", &in.sin_addr);
+	ck_assert(addrset_match(c.proxy_protocol_from, (struct sockaddr *)&in));
+	inet_pton(AF_INET, "192.168.1.6", &in.sin_addr);
+	ck_assert(!addrset_match(c.proxy_protocol_from, (struct sockaddr *)&in));
+	config_clear(&c);
+
+	/* who may send the header is never left to a default */
+	ck_assert_int_eq(parse(&c, "listen 127.0.0.1:3128 proxy-protocol\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "listen 127.0.0.1:3128 proxy-protocol: proxy_protocol_from must name the load "
+			      "balancers allowed to send the header");
+	ck_assert_int_eq(parse(&c, "listen 0.0.0.0:3129 proxy-protocol transparent\nproxy_protocol_from 10.0.0.1\n",
+			       err, sizeof(err)), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "listen 0.0.0.0:3129: proxy-protocol is for forward listeners only");
+	config_clear(&c);
+	ck_assert_int_eq(parse(&c, "listen 1.2.3.4:1 proxy-protocol proxy-protocol\n", err, sizeof(err)), -1);
+	ck_assert_int_eq(parse(&c, "\nproxy_protocol_from 10.0.0.1/8\n", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "t.conf:2: proxy_protocol_from: host bits set: the address is not the start of "
+			      "its prefix");
+	config_clear(&c);
+	ck_assert_int_eq(parse(&c, "proxy_protocol_from\n", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "t.conf:1: proxy_protocol_from: proxy_protocol_from takes addresses or CIDRs");
+}
+END_TEST
+
+START_TEST(listen_same_address_twice_is_refused)
+{
+	struct config c;
+	char err[256];
+	ck_assert_int_eq(parse(&c, "listen 127.0.0.1:3128\nlisten 127.0.0.1:3128 transparent\n", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "listen 127.0.0.1:3128: the same address twice");
+	/* port 0: a port of its own each time */
+	ck_assert_int_eq(parse(&c, "listen 127.0.0.1:0\nlisten 127.0.0.1:0 transparent\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(listener_by_id)
+{
+	struct config c;
+	char err[256];
+	ck_assert_int_eq(parse(&c, "listen 127.0.0.1:1\nlisten 127.0.0.1:2\n", err, sizeof(err)), 0);
+	c.listen[0].id = 7;
+	c.listen[1].id = 9;
+	ck_assert_ptr_eq(config_listener(&c, 9), &c.listen[1]);
+	ck_assert_ptr_eq(config_listener(&c, 7), &c.listen[0]);
+	ck_assert_ptr_null(config_listener(&c, 8));
+}
+END_TEST
+
+START_TEST(reload_keeps_what_needs_a_restart)
+{
+	struct config old, nw;
+	char err[256], changed[256];
+	ck_assert_int_eq(parse(&old, "workers 2\nbuffer_size 16k\nvia_name a\nresolver 127.0.0.1:53\n", err,
+			       sizeof(err)), 0);
+	ck_assert_int_eq(parse(&nw, "workers 4\nbuffer_size 32k\nvia_name b\nresolver 127.0.0.1:53\n"
+				    "shutdown_timeout 5s\n", err, sizeof(err)), 0);
+	config_keep_restart_only(&nw, &old, changed, sizeof(changed));
+	ck_assert_str_eq(changed, "workers, buffer_size");
+	ck_assert_int_eq(nw.workers, 2);
+	ck_assert_uint_eq(nw.buffer_size, 16384);
+	ck_assert_str_eq(nw.via_name, "b");		/* applies at once */
+	ck_assert_uint_eq(nw.shutdown_timeout, 5000);
+	ck_assert_int_eq(parse(&nw, "workers 2\nbuffer_size 16k\nresolver 127.0.0.1:53\n", err, sizeof(err)), 0);
+	config_keep_restart_only(&nw, &old, changed, sizeof(changed));
+	ck_assert_str_eq(changed, "");
+	ck_assert_int_eq(parse(&nw, "resolver 127.0.0.2:53\naccess_log off\n", err, sizeof(err)), 0);
+	config_keep_restart_only(&nw, &old, changed, sizeof(changed));
+	ck_assert_str_eq(changed, "workers, resolver, access_log");
+	ck_assert_str_eq(nw.resolver, "127.0.0.1:53");
+	ck_assert_str_eq(nw.access_log, "stderr");
+	/* a list too short for every name: cut, never overrun */
+	ck_assert_int_eq(parse(&nw, "workers 3\nbuffer_size 8k\n", err, sizeof(err)), 0);
+	config_keep_restart_only(&nw, &old, changed, 10);
+	ck_assert_str_eq(changed, "workers");
 }
 END_TEST
 
@@ -782,6 +880,10 @@ Suite *config_suite(void)
 
 	tc = tcase_create("directives");
 	tcase_add_test(tc, every_directive_is_applied);
+	tcase_add_test(tc, listen_proxy_protocol);
+	tcase_add_test(tc, listen_same_address_twice_is_refused);
+	tcase_add_test(tc, listener_by_id);
+	tcase_add_test(tc, reload_keeps_what_needs_a_restart);
 	tcase_add_test(tc, workers_auto_is_zero);
 	tcase_add_test(tc, other_enum_values);
 	tcase_add_test(tc, later_lines_override_earlier_ones);
