@@ -269,13 +269,14 @@ void access_log_write(struct access_log *al, const struct access_entry *e)
 	if (al->format == ACCESS_SQUID) {
 		/* time elapsed remotehost code/status bytes method URL rfc931 peerstatus/peerhost type */
 		n = (size_t)snprintf(line, sizeof(line), "%llu.%03llu %6llu %s %s/%03d %llu %s ",
-				     (unsigned long long)(e->start_ms / 1000),
-				     (unsigned long long)(e->start_ms % 1000),
+				     (unsigned long long)(e->end_ms / 1000),
+				     (unsigned long long)(e->end_ms % 1000),
 				     (unsigned long long)e->elapsed_ms, client, e->code, e->status,
 				     (unsigned long long)e->bytes, e->method ? e->method : "-");
 	} else {
 		struct tm tm;
-		time_t t = (time_t)(e->start_ms / 1000);
+		/* completion, as squid stamps its combined format too */
+		time_t t = (time_t)(e->end_ms / 1000);
 		char when[64];
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);

@@ -99,9 +99,10 @@ void record_write(struct session *s)
 	char peer[80] = "-";
 	if (r->hier != HIER_NONE)
 		log_host(&r->peer.sa, peer, sizeof(peer));
+	uint64_t elapsed = loop_now(w->loop) - r->start_mono;
 	struct access_entry e = {
-		.start_ms = r->start_wall,
-		.elapsed_ms = loop_now(w->loop) - r->start_mono,
+		.end_ms = r->start_wall + elapsed,
+		.elapsed_ms = elapsed,
 		.client = &s->peer.sa,
 		.code = r->denied ? "TCP_DENIED" : r->local ? "TAG_NONE" : s->tunnel_live ? "TCP_TUNNEL" : r->reason ? "TCP_MISS_ABORTED" : "TCP_MISS",
 		.status = r->status,

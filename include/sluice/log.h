@@ -66,7 +66,8 @@ struct access_log {
 /* One finished transaction, as the access log sees it.  Every string is
  * borrowed for the duration of access_log_write() only. */
 struct access_entry {
-	uint64_t start_ms;	/* wall clock, ms since the epoch */
+	uint64_t end_ms;	/* when it completed: wall clock, ms since the epoch
+				   (squid's first field; start = end - elapsed) */
 	uint64_t elapsed_ms;
 	const struct sockaddr *client;
 	const char *code;	/* squid result code, e.g. "TCP_MISS" */
