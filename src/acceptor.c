@@ -276,19 +276,27 @@ int acceptor_prepare(struct acceptor *a, struct config *cfg, char *err, size_t e
 	uint8_t used[CONFIG_MAX_LISTEN];
 	if (plan(a, cfg, a->ls, a->n, used, a->next, err, errlen) == -1)
 		return -1;
+	/* systemd keeps its copy of a socket it passed: closed here, its
+	 * clients would queue unanswered, and a later reload naming the
+	 * address again could not bind it */
+	for (int i = 0; i < a->n; i++) {
+		if (used[i] || !a->ls[i].inherited)
+			continue;
+		char text[80];
+		snprintf(err, errlen,
+			 "%s was passed by systemd (the socket unit): a reload cannot remove its listen line; change "
+			 "the socket unit and restart",
+			 log_addr(&a->ls[i].bound.sa, text, sizeof(text)));
+		for (int j = 0; j < cfg->nlisten; j++)
+			if (a->next[j].opened)
+				close(a->next[j].fd);
+		return -1;
+	}
 	a->nnext = cfg->nlisten;
 	for (int i = 0; i < a->nnext; i++)
 		if (a->next[i].opened)
 			log_listening(&a->next[i], " (added by the reload)");
 	return 0;
-}
-
-void acceptor_abort(struct acceptor *a)
-{
-	for (int i = 0; i < a->nnext; i++)
-		if (a->next[i].opened)
-			close(a->next[i].fd);
-	a->nnext = 0;
 }
 
 /* Raise *flag (swap or stop) for the accept thread and wake it. */
@@ -371,6 +379,28 @@ static int fd_room(struct acceptor *a)
 	return asked ? RECLAIM_PAUSE_MS : PAUSE_MS;
 }
 
+/* An accepted socket to the next worker, or closed (over its client's
+ * limit, or the worker's queue cannot grow). */
+static void hand_off(struct acceptor *a, const struct listener *l, int fd, const union sockaddr_any *peer)
+{
+	/* behind a load balancer the client is known from the PROXY
+	 * header: session.c counts it then */
+	if (!l->proxy && !client_limit_take(peer)) {
+		refuse_over_limit(a, fd, peer);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct worker *w = &a->workers[a->next_worker];
+	a->next_worker = (a->next_worker + 1) % a->nworkers;
+	struct handoff h = { .fd = fd, .kind = l->kind, .listener = l->id, .proxy = l->proxy, .peer = *peer };
+	if (worker_hand_off(w, &h) == -1) {
+		close(fd);
+		if (!l->proxy)
+			client_limit_give(peer);
+	}
+}
+
 /* Accept until the backlog is empty.  Returns how long to pause, 0 for
  * not at all. */
 static int accept_some(struct acceptor *a, uint32_t idx)
@@ -406,23 +436,28 @@ static int accept_some(struct acceptor *a, uint32_t idx)
 			log_err("accept4(): %s", strerror(errno));
 			return PAUSE_MS;
 		}
-		/* behind a load balancer the client is known from the PROXY
-		 * header: session.c counts it then */
-		if (!l->proxy && !client_limit_take(&peer)) {
-			refuse_over_limit(a, fd, &peer);
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		struct worker *w = &a->workers[a->next_worker];
-		a->next_worker = (a->next_worker + 1) % a->nworkers;
-		struct handoff h = { .fd = fd, .kind = l->kind, .listener = l->id, .proxy = l->proxy, .peer = peer };
-		if (worker_hand_off(w, &h) == -1) {
-			close(fd);
-			client_limit_give(&peer);
-		}
+		hand_off(a, l, fd, &peer);
 	}
 	return 0;
+}
+
+/* A listener about to close: the connections the kernel completed for it
+ * are handed off whatever the limits say (closing would reset them); only
+ * running out of descriptors stops it. */
+static void hand_off_backlog(struct acceptor *a, uint32_t idx)
+{
+	const struct listener *l = &a->ls[idx];
+	for (int i = 0; i < 4096; i++) { /* listen()'s backlog */
+		union sockaddr_any peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(l->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		hand_off(a, l, fd, &peer);
+	}
 }
 
 /* On the acceptor thread: put acceptor_prepare's plan in place.  A
@@ -439,7 +474,7 @@ static void swap_listeners(struct acceptor *a)
 		if (kept)
 			continue;
 		if (a->started)
-			accept_some(a, (uint32_t)i);
+			hand_off_backlog(a, (uint32_t)i);
 		char text[80];
 		log_info("closed listener %s (removed by the reload)", log_addr(&a->ls[i].bound.sa, text, sizeof(text)));
 		close(a->ls[i].fd);

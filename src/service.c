@@ -109,6 +109,15 @@ static void reload(struct service *sv)
 	config_keep_restart_only(nw, sv->cfg, changed, sizeof(changed));
 	if (changed[0])
 		log_warn("reload: %s changed: these take effect at the next restart; the running values stay", changed);
+	/* the running values may not fit the new ones (header_max above the
+	 * running buffer_size, say): checked again as they will run */
+	char why[1024];
+	if (changed[0] && config_validate(nw, why, sizeof(why)) == -1) {
+		snprintf(err, sizeof(err), "%.2048s: with the running %s (a restart applies the new): %s", sv->source,
+			 changed, why);
+		config_unref(nw);
+		goto failed;
+	}
 	if (acceptor_prepare(sv->acc, nw, err, sizeof(err)) == -1) {
 		config_unref(nw);
 		goto failed;

@@ -161,17 +161,30 @@ static void free_conn(struct worker_conn *c)
 	free(s);
 }
 
-/* A graceful stop: an idle connection closes now; one in an exchange ends
- * after it (its response says Connection: close, or the connection closes
- * once that response is out); a tunnel runs on until the stop's deadline. */
+/* Bytes of a next request wait in the socket or the buffer? */
+static int bytes_waiting(const struct session *s)
+{
+	char c;
+	return (s->client.in && buf_unparsed(s->client.in) > 0) ||
+	       recv(s->client.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* A graceful stop.  Every exchange ends after its response (Connection:
+ * close).  A kept-alive connection idle between requests, with nothing of
+ * a next one arrived, is closed now, gently (a FIN, its input drained for
+ * a moment): the keep-alive close every client expects, which it answers
+ * by retrying on a new connection (RFC 9112 9.3.1).  A new connection's
+ * first request is still to come, and gets its answer: a client does not
+ * retry a failure on a fresh connection.  Tunnels run on until the stop's
+ * deadline. */
 static void drain_conn(struct worker_conn *c)
 {
 	struct session *s = of_link(c);
-	if (s->state == S_HEAD && !s->x.msg_begun && !s->proxy_pending) {
-		session_close(s);
-		return;
-	}
 	s->keep_alive = 0;
+	if (s->state == S_HEAD && !s->x.msg_begun && s->nreq > 0 && !bytes_waiting(s)) {
+		session_linger(s);
+		session_pump(s);
+	}
 }
 
 static const struct worker_conn_ops session_ops = { abort_conn, free_conn, drain_conn };

@@ -36,13 +36,12 @@ int acceptor_start(struct acceptor *a, struct worker *workers, int n);
  * acceptor_prepare matches cfg's listen lines to the sockets open now by
  * address (kept: no connection refused, no backlog lost), opens the new
  * ones and fills cfg's ids and bound addresses; 0, or -1 with err (then
- * nothing changed).  Then acceptor_commit puts the plan in place, or
- * acceptor_abort drops it (closing what it opened).  On commit, a
- * listener no line names any more is closed once its backlog was handed
- * off. */
+ * nothing changed: a bind failed, or a socket systemd passed would lose
+ * its line).  Then acceptor_commit puts the plan in place: a listener no
+ * line names any more is closed once every connection in its backlog was
+ * handed off. */
 int acceptor_prepare(struct acceptor *a, struct config *cfg, char *err, size_t errlen);
 void acceptor_commit(struct acceptor *a);
-void acceptor_abort(struct acceptor *a);
 
 /* Stop accepting, join the thread, close the listeners, free. */
 void acceptor_free(struct acceptor *a);

@@ -1,16 +1,17 @@
 # SIGTERM stops gracefully.  With a 200 MB download running, a CONNECT
-# tunnel open, an idle kept-alive client and a request half sent: sd_notify
-# says STOPPING=1, the listener refuses new connections at once, the idle
-# client is closed, the half-sent request is answered with Connection:
-# close, the download completes byte-exact, the tunnel is closed once
-# shutdown_timeout has passed, and sluice exits 0.  A second signal stops at
-# once.
+# tunnel open, an idle kept-alive client, a request half sent and a new
+# connection that has sent nothing yet: sd_notify says STOPPING=1, the
+# listener refuses new connections at once, the idle client is closed, the
+# half-sent request and the new connection's first one are answered with
+# Connection: close, the download completes byte-exact, the tunnel is closed
+# once shutdown_timeout has passed, and sluice exits 0.  A second signal
+# stops at once.
 . "$(dirname "$0")/lib.sh"
 
 start_notify
 start_origin
 start_peer -e
-SECS=6
+SECS=10
 start_sluice "shutdown_timeout ${SECS}s" "connect_ports $PEER_PORT"
 wait_for 5 notified 1 READY=1 || fail "no READY=1"
 
@@ -24,11 +25,16 @@ conn_open
 HALF=$C
 C=$HALF request POST /echo "Content-Length: 10"
 printf 'abcde' >&"$HALF"
+# a new connection: accepted, its first request not sent yet
+conn_open
+FRESH=$C
+fresh_in() { [ "$(ss -Htn state established "dport = :$SLUICE_PORT" | wc -l)" -ge 3 ]; }
+wait_for 5 fresh_in || fail "the connections are not all up"
 
-# the 200 MB download (40 MB/s: 5 s) and a tunnel that would stay open
+# the 200 MB download (50 MB/s: 4 s) and a tunnel that would stay open
 SIZE=200000000
 want=$("$ORIGIN_BIN" --gen "$SIZE" | sha256sum | cut -d' ' -f1)
-curl -s -f --max-time 60 --limit-rate 40M -x "$PROXY" "$ORIGIN/bytes/$SIZE" 2>"$T/dl.err" | sha256sum >"$T/dl.sum" &
+curl -s -f --max-time 60 --limit-rate 50M -x "$PROXY" "$ORIGIN/bytes/$SIZE" 2>"$T/dl.err" | sha256sum >"$T/dl.sum" &
 DL=$!
 "$BUILD/tunnelpeer" client -p "$SLUICE_PORT" -t "127.0.0.1:$PEER_PORT" -P 2:10 -I 60000 -T 60 >"$T/tun.out" 2>&1 &
 TUN=$!
@@ -47,7 +53,8 @@ wait_for 5 notified 1 STOPPING=1 || fail "no STOPPING=1: $(cat "$NOTIFY_LOG")"
 grep -q "WATCHDOG=" "$NOTIFY_LOG" && fail "watchdog pings without WATCHDOG_USEC"
 ok "STOPPING=1 (and no watchdog pings: none asked for)"
 
-refused() { ! curl -s -o /dev/null --max-time 2 -x "$PROXY" "$ORIGIN/bytes/1"; }
+# (curl's exit 7: refused, not accepted and then left hanging)
+refused() { curl -s -o /dev/null --max-time 2 -x "$PROXY" "$ORIGIN/bytes/1"; [ $? = 7 ]; }
 wait_for 2 refused || fail "a new connection was still accepted after the signal"
 ok "new connections refused after the signal"
 
@@ -63,6 +70,14 @@ case $R_BODY in *$'\r\n\r\n'abcdefghij) ;; *) fail "the echo lacks the whole bod
 expect_eq "$(hdr Connection)" "close" "Connection header on the answer in flight"
 conn_closed || fail "the client in flight was not closed after its answer"
 ok "the request in flight answered with Connection: close, then closed"
+
+C=$FRESH
+request GET /bytes/7
+read_resp || fail "the new connection's first request, sent after the signal, got no answer"
+expect_eq "$R_STATUS" "HTTP/1.1 200 OK" "the new connection's first answer"
+expect_eq "$(hdr Connection)" "close" "Connection header on the new connection's answer"
+conn_closed || fail "the new connection was not closed after its answer"
+ok "a connection accepted before the signal gets its first request answered, then closed"
 
 wait "$DL" || fail "the download failed: $(cat "$T/dl.err")"
 expect_eq "$(cut -d' ' -f1 "$T/dl.sum")" "$want" "the download's sha256"

@@ -76,7 +76,7 @@ cat >"$T/wrk.lua" <<EOF
 wrk.path = "$O1/bytes/1000"
 wrk.headers["Host"] = "127.0.0.1:$O1_PORT"
 EOF
-WRK_SECS=8
+WRK_SECS=12
 wrk -t 2 -c 16 -d "${WRK_SECS}s" -s "$T/wrk.lua" "$PROXY/" >"$T/wrk.out" 2>&1 &
 WRK=$!
 PIDS+=("${DL[@]}" "${TUN[@]}" "$WRK")

@@ -4,7 +4,8 @@
 # socket and starts sluice on it again each time it stops, as a restart of
 # the service would.  Clients connecting in a loop across three restarts see
 # no refused connection (the kernel queues them while no sluice accepts).
-# A passed socket that no listen line names is an error that names it.
+# A passed socket that no listen line names is an error that names it, at
+# start and in a reload.
 . "$(dirname "$0")/lib.sh"
 command -v systemd-socket-activate >/dev/null || fail "systemd-socket-activate missing (package systemd)"
 
@@ -81,6 +82,17 @@ expect_eq "$total" 400 "requests made"
 [ "$bad" = 0 ] || fail "$bad of 400 requests failed across the restarts: $(grep -v '^200$' "$T/codes" | sort | uniq -c)"
 expect_eq "$(grep -c "stopped: every connection has ended" "$T/sluice.err")" 3 "graceful stops"
 ok "400 requests across 3 restarts on the passed socket: all 200, none refused"
+
+# a reload may not drop the passed socket's line: systemd would keep the
+# socket and its clients would queue unanswered
+cp "$T/sluice.conf" "$T/good.conf"
+printf 'listen 127.0.0.1:0\nworkers 2\naccess_log %s\nerror_log stderr\n' "$T/access.log" >"$T/sluice.conf"
+kill -HUP "$SLUICE_PID"
+wait_for 10 grep -q "reload failed: 127.0.0.1:$PORT was passed by systemd (the socket unit): a reload cannot remove its listen line" "$T/sluice.err" ||
+	fail "a reload dropping the passed socket was not refused: $(grep reload "$T/sluice.err" | tail -n 2)"
+curl -s -f -o /dev/null --max-time 5 -x "$PROXY" "$ORIGIN/bytes/10" || fail "the passed socket stopped serving"
+cp "$T/good.conf" "$T/sluice.conf"
+ok "a reload that would drop the passed socket is refused; it serves on"
 
 touch "$T/stop"
 kill -TERM "$SLUICE_PID"
