@@ -30,7 +30,10 @@ Suite *route_suite(void);
 Suite *htpasswd_suite(void);
 Suite *auth_suite(void);
 Suite *nameset_suite(void);
+Suite *topk_suite(void);
 Suite *acl_suite(void);
 Suite *proxy_proto_suite(void);
+Suite *expo_suite(void);
+Suite *json_suite(void);
 
 #endif

@@ -20,11 +20,14 @@ int main(void)
 	srunner_add_suite(sr, intercept_suite());
 	srunner_add_suite(sr, upstream_suite());
 	srunner_add_suite(sr, nameset_suite());
+	srunner_add_suite(sr, topk_suite());
 	srunner_add_suite(sr, acl_suite());
 	srunner_add_suite(sr, route_suite());
 	srunner_add_suite(sr, htpasswd_suite());
 	srunner_add_suite(sr, auth_suite());
 	srunner_add_suite(sr, proxy_proto_suite());
+	srunner_add_suite(sr, expo_suite());
+	srunner_add_suite(sr, json_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
