@@ -31,7 +31,7 @@ VERSION  := 0.1.0
 
 # Packages needed to build, and the extra ones the tests drive.
 BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev check libaprutil1-dev libcrypt-dev
-TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl chromium mandoc man-db logrotate systemd haproxy
+TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl chromium mandoc man-db logrotate systemd haproxy prometheus jq
 BENCH_DEBS := wrk apache2-utils nginx-light haproxy curl valgrind gnuplot-nox squid tinyproxy trafficserver
 # Peers the bench starts itself: installing them must not start (or enable at
 # boot) their system services, squid's on sluice's own port 3128 among them.
@@ -79,7 +79,7 @@ define need_debs
 	    [ -z "$$policy" ] || rm -f /usr/sbin/policy-rc.d; \
 	    [ $$rc = 0 ] || exit 1; \
 	    for d in $(2); do case " $$missing " in *" $$d "*) \
-	      echo "bench: leaving the $$d service disabled (the bench starts its own $$d)"; \
+	      echo "leaving the $$d service disabled (the tests and the bench start their own $$d)"; \
 	      systemctl disable --quiet $$d 2>/dev/null || true; update-rc.d $$d disable >/dev/null 2>&1 || true;; esac; done; \
 	  else \
 	    echo "missing Debian packages; run as root:"; \
@@ -91,9 +91,9 @@ endef
 deps:
 	$(call need_debs,$(BUILD_DEBS))
 
-# (haproxy: the PROXY protocol test starts its own; its service stays off)
+# (haproxy, prometheus: the tests start their own; their services stay off)
 deps-test: deps
-	$(call need_debs,$(TEST_DEBS),haproxy)
+	$(call need_debs,$(TEST_DEBS),haproxy prometheus)
 
 deps-bench: deps
 	$(call need_debs,$(BENCH_DEBS),$(BENCH_DAEMONS))

@@ -60,6 +60,13 @@ struct acceptor {
 	uint64_t over_refused;	/* connections refused that way since then */
 };
 
+static struct acceptor_stats stats;
+
+const struct acceptor_stats *acceptor_stats(void)
+{
+	return &stats;
+}
+
 static void watch_listeners(struct acceptor *a, int op);
 static void swap_listeners(struct acceptor *a);
 
@@ -68,6 +75,7 @@ static void swap_listeners(struct acceptor *a);
 static void refuse_over_limit(struct acceptor *a, int fd, const union sockaddr_any *peer)
 {
 	close(fd);
+	stat_inc(&stats.refused_per_client);
 	a->over_refused++;
 	uint64_t now = loop_clock_ms();
 	if (now - a->last_over < 10000)
@@ -409,11 +417,14 @@ static int accept_some(struct acceptor *a, uint32_t idx)
 	for (int i = 0; i < 256; i++) {
 		if (worker_connection_count() >= a->max_connections) {
 			log_debug("at max_connections (%d): pausing accept", a->max_connections);
+			stat_inc(&stats.paused_connections);
 			return PAUSE_MS;
 		}
 		int pause = fd_room(a);
-		if (pause)
+		if (pause) {
+			stat_inc(&stats.paused_fds);
 			return pause;
+		}
 		union sockaddr_any peer;
 		socklen_t len = sizeof(peer);
 		int fd = accept4(l->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -425,6 +436,7 @@ static int accept_some(struct acceptor *a, uint32_t idx)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* once per episode, not every PAUSE_MS (EMFILE: the
 				 * limit was lowered under us, or the count missed some) */
+				stat_inc(&stats.paused_errors);
 				uint64_t now = loop_clock_ms();
 				if (now - a->last_warn >= 10000) {
 					log_warn("accept4(): %s: pausing accept for %d ms at a time", strerror(errno),

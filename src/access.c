@@ -142,6 +142,7 @@ void access_refuse(struct session *s, int status, int rule, const union sockaddr
 			 dst ? " at " : "", dst ? log_addr(&dst->sa, d, sizeof(d)) : "",
 			 policy_rule_where(s->cfg->policy, rule));
 	s->x.rec.denied = 1;
+	metrics_denial(&s->w->m, status, status == 508 ? "loop guard" : policy_rule_where(s->cfg->policy, rule));
 	if (s->x.tunnel == T_TLS) {
 		/* a redirected TLS client cannot be answered in HTTP: a fatal
 		 * access_denied alert (RFC 8446 6) lets its browser say why.

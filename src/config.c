@@ -73,6 +73,8 @@ void config_clear(struct config *c)
 	c->policy = NULL;
 	addrset_free(c->proxy_protocol_from);
 	c->proxy_protocol_from = NULL;
+	addrset_free(c->admin_allow);
+	c->admin_allow = NULL;
 }
 
 int config_complete(struct config *c, char *err, size_t errlen)
@@ -83,6 +85,12 @@ int config_complete(struct config *c, char *err, size_t errlen)
 		if (h == NULL)
 			return -1;
 		htpasswd_free(h);
+	}
+	const char *why = NULL;
+	if (c->admin_allow == NULL &&
+	    (addrset_add(&c->admin_allow, "127.0.0.0/8", &why) == -1 || addrset_add(&c->admin_allow, "::1", &why) == -1)) {
+		snprintf(err, errlen, "admin_allow: %s", why);
+		return -1;
 	}
 	if (policy_has_rules(c->policy))
 		return 0;
@@ -258,6 +266,8 @@ const char *config_listen_kind_name(enum listen_kind k)
 		return "transparent";
 	case LISTEN_TRANSPARENT_TLS:
 		return "transparent-tls";
+	case LISTEN_ADMIN:
+		return "admin";
 	}
 	return "?";
 }
@@ -478,7 +488,8 @@ static int parse_listen_line(struct config *c, char *const *argv, int argc, cons
 
 /* Directives parsed by code of their own, not the table (the docs test
  * lists them through config_directive_name). */
-static const char *const special_names[] = { "listen", "proxy_protocol_from", "connect_ports", "workers",
+static const char *const special_names[] = { "listen", "proxy_protocol_from", "admin", "admin_allow",
+					     "connect_ports", "workers",
 					     "resolver", "access_log_format", "log_level", "tunnel_splice",
 					     "acl", "http_access" };
 
@@ -497,14 +508,27 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 {
 	if (strcmp(name, "listen") == 0)
 		return parse_listen_line(c, argv, argc, why);
-	if (strcmp(name, "proxy_protocol_from") == 0) {
+	if (strcmp(name, "proxy_protocol_from") == 0 || strcmp(name, "admin_allow") == 0) {
+		struct addrset **set = name[0] == 'p' ? &c->proxy_protocol_from : &c->admin_allow;
 		if (argc == 0) {
-			*why = "proxy_protocol_from takes addresses or CIDRs";
+			*why = name[0] == 'p' ? "proxy_protocol_from takes addresses or CIDRs"
+					      : "admin_allow takes addresses or CIDRs";
 			return -1;
 		}
 		for (int i = 0; i < argc; i++)
-			if (addrset_add(&c->proxy_protocol_from, argv[i], why) == -1)
+			if (addrset_add(set, argv[i], why) == -1)
 				return -1;
+		return 0;
+	}
+	if (strcmp(name, "admin") == 0) {
+		if (argc != 1) {
+			*why = "admin takes ADDRESS:PORT";
+			return -1;
+		}
+		char *one[1] = { argv[0] };
+		if (parse_listen_line(c, one, 1, why) == -1)
+			return -1;
+		c->listen[c->nlisten - 1].kind = LISTEN_ADMIN;
 		return 0;
 	}
 	if (strcmp(name, "connect_ports") == 0)
@@ -555,8 +579,10 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 			c->access_format = ACCESS_SQUID;
 		else if (strcmp(argv[0], "combined") == 0)
 			c->access_format = ACCESS_COMBINED;
+		else if (strcmp(argv[0], "json") == 0)
+			c->access_format = ACCESS_JSON;
 		else {
-			*why = "access_log_format wants squid or combined";
+			*why = "access_log_format wants squid, combined or json";
 			return -1;
 		}
 		return 0;

@@ -415,6 +415,7 @@ static void on_lookup_timer(struct timer *t)
 	log_debug("dns: %s -> %s (%d addresses, after %llu ms)", l->name,
 		  st == DNS_OK ? "ok" : st == DNS_NOTFOUND ? "not found" : st == DNS_TIMEOUT ? "timeout" : "failed", n,
 		  (unsigned long long)(now - l->started));
+	stat_inc(&d->stats.answers[dns_stat_index(st)]);
 	struct dns_waiter list;
 	dns_cache_retire(d->cache, l, &list);
 	for (int f = 0; f < NFAM; f++)
@@ -495,8 +496,11 @@ enum dns_status dns_resolve(struct dns *d, const char *name, struct dns_waiter *
 	struct dns_entry *e = dns_cache_get(d->cache, name, now);
 	if (e) {
 		stat_inc(&d->stats.hits);
+		enum dns_status st = dns_entry_status(e);
+		if (st != DNS_OK)
+			stat_inc(&d->stats.negative_hits);
 		*naddrs = dns_entry_addrs(e, addrs);
-		return dns_entry_status(e);
+		return st;
 	}
 	struct dns_lookup *l = dns_cache_lookup(d->cache, name);
 	if (l) {
@@ -546,6 +550,11 @@ enum dns_status dns_resolve(struct dns *d, const char *name, struct dns_waiter *
 	rearm(d);
 	wake(d, l, now + d->timeout_ms);
 	return DNS_PENDING;
+}
+
+int dns_stat_index(enum dns_status st)
+{
+	return st == DNS_OK ? 0 : st == DNS_NOTFOUND ? 1 : st == DNS_TIMEOUT ? 2 : 3;
 }
 
 void dns_cancel(struct dns *d, struct dns_waiter *w)

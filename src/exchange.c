@@ -105,7 +105,7 @@ void exchange_begin(struct session *s)
 {
 	llhttp_init(&s->req, HTTP_REQUEST, &req_settings);
 	s->req.data = s;
-	s->state = S_HEAD;
+	session_state(s, S_HEAD);
 	memset(&s->x, 0, offsetof(struct exchange, host));
 	s->x.host[0] = '\0';
 	if (s->tp)
@@ -224,7 +224,7 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 	}
 	s->x.rec.status = 200;
 	s->x.rec.local = 1;
-	s->state = S_REPLY;
+	session_state(s, S_REPLY);
 }
 
 /* "Connection: upgrade" with an Upgrade header: both go through, and a 101
@@ -490,7 +490,7 @@ static void on_switching_protocols(struct session *s, struct http_head *h)
 	s->x.res_head_done = s->x.res_done = 1;
 	b->start = b->parsed; /* what follows the 101 is the new protocol's */
 	b->parsed = b->end;
-	s->state = S_TUNNEL;
+	session_state(s, S_TUNNEL);
 }
 
 /* A response head is complete in server.in [start, parsed). */
@@ -573,6 +573,7 @@ static void on_response_head(struct session *s)
 		return;
 	}
 	s->x.rec.status = h.status;
+	record_head(s);
 	int ct = http_find(&h, "Content-Type");
 	if (ct >= 0) {
 		char *ctype = s->x.rec.ctype;
@@ -703,6 +704,7 @@ static void server_eof(struct session *s, int err)
 		log_debug("upstream %s:%u: pooled connection closed, retrying", s->x.host, s->x.port);
 		session_drop_upstream(s);
 		s->x.retried = 1;
+		stat_inc(&s->w->m.pool_stale_retries);
 		s->x.reused = 0;
 		s->x.rhead_sent = 0;
 		/* a write that failed on the dead connection said "close the
@@ -731,17 +733,17 @@ static void server_eof(struct session *s, int err)
 void exchange_connected(struct session *s)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-	s->state = S_FORWARD;
+	session_state(s, S_FORWARD);
 	if (s->x.tunnel == T_CONNECT) {
 		if (session_need_buf(s, &s->ohead) == -1 || buf_append(s->ohead, ok, sizeof(ok) - 1) == -1) {
 			session_close(s);
 			return;
 		}
 		s->x.rec.status = 200;
-		s->state = S_TUNNEL;
+		session_state(s, S_TUNNEL);
 	} else if (s->x.tunnel == T_TLS) {
 		s->x.rec.status = 200; /* for the log: nothing is said to the client */
-		s->state = S_TUNNEL;
+		session_state(s, S_TUNNEL);
 	}
 }
 
@@ -758,6 +760,7 @@ void exchange_reply(struct session *s, int status, const char *reason, const cha
 	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
 	s->x.rec.reason = reason;
 	stat_inc(&s->w->stats.errors);
+	metrics_cause(&s->w->m, status, reason);
 	if (s->x.tunnel == T_TLS) {
 		/* no HTTP to answer in: the status is for the log line */
 		s->x.rec.status = status;
@@ -792,5 +795,5 @@ void exchange_reply(struct session *s, int status, const char *reason, const cha
 	s->x.rec.local = 1;
 	s->close_after = !keep;
 	s->x.res_head_done = 1;
-	s->state = S_REPLY;
+	session_state(s, S_REPLY);
 }

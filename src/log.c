@@ -1,5 +1,7 @@
 #include "sluice/log.h"
 
+#include "sluice/json.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -258,10 +260,101 @@ static size_t put_field(char *dst, size_t room, const char *s, size_t len)
 	return n;
 }
 
+/* --- the JSON format: one object per line, every string escaped (json.h) --- */
+
+struct jline {
+	char *p;
+	size_t n, room;
+};
+
+static void jraw(struct jline *j, const char *s, size_t len)
+{
+	if (len > j->room - j->n)
+		len = j->room - j->n;
+	memcpy(j->p + j->n, s, len);
+	j->n += len;
+}
+
+static void jfmt(struct jline *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jfmt(struct jline *j, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(j->p + j->n, j->room - j->n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		j->n += (size_t)k < j->room - j->n ? (size_t)k : j->room - j->n - 1;
+}
+
+/* ,"key":"value" (null for NULL), at most max bytes of escaped value */
+static void jstr(struct jline *j, const char *key, const char *s, size_t len, size_t max)
+{
+	jfmt(j, ",\"%s\":", key);
+	if (s == NULL) {
+		jraw(j, "null", 4);
+		return;
+	}
+	size_t used;
+	jraw(j, "\"", 1);
+	size_t room = j->room - j->n > 2 ? j->room - j->n - 2 : 0;
+	j->n += json_escape(j->p + j->n, room < max ? room : max, s, len, &used);
+	jraw(j, "\"", 1);
+}
+
+/* ,"key":ms with microseconds, or null */
+static void jms(struct jline *j, const char *key, int64_t us)
+{
+	if (us < 0)
+		jfmt(j, ",\"%s\":null", key);
+	else
+		jfmt(j, ",\"%s\":%lld.%03lld", key, (long long)(us / 1000), (long long)(us % 1000));
+}
+
+static size_t json_line(char *line, size_t room, const struct access_entry *e)
+{
+	struct jline j = { line, 0, room };
+	char client[INET6_ADDRSTRLEN], when[40];
+	struct tm tm;
+	time_t t = (time_t)(e->end_ms / 1000);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	log_host(e->client, client, sizeof(client));
+	/* the time the transaction completed, as in the other formats */
+	jfmt(&j, "{\"time\":\"%s.%03lluZ\",\"client\":\"%s\",\"client_port\":%u", when,
+	     (unsigned long long)(e->end_ms % 1000), client, e->client_port);
+	jstr(&j, "user", e->user, e->user ? strlen(e->user) : 0, 512);
+	jstr(&j, "method", e->method, e->method ? strlen(e->method) : 0, 64);
+	jstr(&j, "url", e->url, e->url_len, 8192);
+	jfmt(&j, ",\"status\":%d,\"code\":\"%s\",\"bytes_up\":%llu,\"bytes_down\":%llu", e->status, e->code,
+	     (unsigned long long)e->bytes_up, (unsigned long long)e->bytes);
+	jstr(&j, "upstream", e->peer && strcmp(e->peer, "-") != 0 ? e->peer : NULL, e->peer ? strlen(e->peer) : 0, 64);
+	jfmt(&j, ",\"hierarchy\":\"%s\",\"reused\":%s", e->hier, e->reused ? "true" : "false");
+	jstr(&j, "content_type", e->type, e->type_len, 256);
+	jstr(&j, "cause", e->reason, e->reason ? strlen(e->reason) : 0, 512);
+	jms(&j, "dns_ms", e->dns_us);
+	jms(&j, "connect_ms", e->connect_us);
+	jms(&j, "head_ms", e->head_us);
+	jms(&j, "total_ms", (int64_t)e->total_us);
+	jfmt(&j, ",\"tunnel\":%s", e->tunnel ? "true" : "false");
+	jstr(&j, "sni", e->sni, e->sni ? strlen(e->sni) : 0, 512);
+	jraw(&j, "}", 1);
+	return j.n;
+}
+
 void access_log_write(struct access_log *al, const struct access_entry *e)
 {
 	if (al->fd == -1)
 		return;
+	if (al->format == ACCESS_JSON) {
+		char jl[16384];
+		size_t n = json_line(jl, sizeof(jl) - 1, e);
+		jl[n++] = '\n';
+		if (al->len + n > sizeof(al->buf))
+			access_log_flush(al);
+		memcpy(al->buf + al->len, jl, n);
+		al->len += n;
+		return;
+	}
 	char line[4096 + 1024];
 	char client[INET6_ADDRSTRLEN];
 	size_t n;

@@ -35,10 +35,11 @@ static void reply_407(struct session *s, const char *why)
 static void refuse(struct session *s, const char *why)
 {
 	uint64_t now = loop_now(s->w->loop);
+	stat_inc(&s->w->m.auth_failed);
 	if (auth_client_slowed(&s->peer, now)) {
 		s->x.rec.reason = why;
 		s->x.auth_late = 1;
-		s->state = S_AUTH;
+		session_state(s, S_AUTH);
 		s->phase_start = now;
 		return;
 	}
@@ -64,7 +65,7 @@ static void wait_for_check(struct session *s, struct auth_job *job, uint64_t now
 	s->x.auth_next = job->owner;
 	job->owner = s;
 	s->x.auth_job = job;
-	s->state = S_AUTH;
+	session_state(s, S_AUTH);
 	s->phase_start = now;
 }
 
@@ -114,6 +115,7 @@ static void on_checked(struct worker *w, struct worker_msg *m)
 		s->x.auth_job = NULL;
 		s->x.auth_next = NULL;
 		if (job->ok) {
+			stat_inc(&w->m.auth_ok);
 			take_user(s, job->user);
 			exchange_checks_done(s);
 		} else {
@@ -151,6 +153,7 @@ int proxy_auth_check(struct session *s, const struct http_head *h)
 		return 1;
 	}
 	if (known == 1) {
+		stat_inc(&s->w->m.auth_cached);
 		take_user(s, user);
 		return 0;
 	}

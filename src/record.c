@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "session_int.h"
 #include "sluice/log.h"
@@ -25,10 +26,43 @@ static uint64_t wall_ms(void)
 	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 void record_start(struct session *s)
 {
-	s->x.rec.start_wall = wall_ms();
-	s->x.rec.start_mono = loop_now(s->w->loop);
+	struct record *r = &s->x.rec;
+	r->start_wall = wall_ms();
+	r->start_mono = loop_now(s->w->loop);
+	/* the breakdown costs clock reads: only for the log that shows it */
+	if (s->w->alog.format == ACCESS_JSON) {
+		r->t0_us = mono_us();
+		r->dns_us = r->connect_us = r->head_us = -1;
+	}
+}
+
+void record_phase(struct session *s, enum state from, enum state to)
+{
+	struct record *r = &s->x.rec;
+	if (r->t0_us == 0 || (from != S_RESOLVE && from != S_CONNECT && to != S_RESOLVE && to != S_CONNECT))
+		return;
+	uint64_t now = mono_us();
+	if (from == S_RESOLVE || from == S_CONNECT) {
+		int64_t *t = from == S_RESOLVE ? &r->dns_us : &r->connect_us;
+		*t = (*t < 0 ? 0 : *t) + (int64_t)(now - r->phase_us);
+	}
+	r->phase_us = now;
+}
+
+void record_head(struct session *s)
+{
+	struct record *r = &s->x.rec;
+	if (r->t0_us && r->head_us < 0)
+		r->head_us = (int64_t)(mono_us() - r->t0_us);
 }
 
 /* "http://host[:port]" and the target as sent.  A transparent request is
@@ -55,6 +89,16 @@ void record_write(struct session *s)
 	if (r->logged)
 		return;
 	r->logged = 1;
+	uint64_t elapsed = loop_now(w->loop) - r->start_mono;
+	enum method_class mc = s->x.tunnel == T_CONNECT || s->x.tunnel == T_TLS ? MC_CONNECT
+			       : r->method					 ? metrics_method_class((int)s->req.method)
+										 : MC_OTHER;
+	metrics_request(&w->m, mc, r->status, elapsed);
+	if (s->tunnel_live) {
+		stat_inc(&w->m.tunnels_done);
+		stat_add(&w->m.tunnel_up, s->r_up.bytes);
+		stat_add(&w->m.tunnel_down, s->r_down.bytes);
+	}
 	if (w->alog.fd == -1)
 		return;
 	char url[DNS_NAME_MAX + 1 + 8192 + 16];
@@ -99,7 +143,6 @@ void record_write(struct session *s)
 	char peer[80] = "-";
 	if (r->hier != HIER_NONE)
 		log_host(&r->peer.sa, peer, sizeof(peer));
-	uint64_t elapsed = loop_now(w->loop) - r->start_mono;
 	struct access_entry e = {
 		.end_ms = r->start_wall + elapsed,
 		.elapsed_ms = elapsed,
@@ -117,5 +160,20 @@ void record_write(struct session *s)
 		.type_len = strlen(r->ctype),
 		.reason = s->tunnel_live || hello[0] ? note : r->reason,
 	};
+	if (w->alog.format == ACCESS_JSON) {
+		/* fields of their own rather than the note */
+		e.reason = r->reason;
+		e.client_port = sockaddr_port(&s->peer);
+		e.reused = s->x.reused;
+		e.tunnel = s->tunnel_live;
+		e.bytes_up = s->tunnel_live ? s->r_up.bytes : r->bytes_up;
+		if (s->tunnel_live)
+			e.bytes = s->r_down.bytes;
+		e.sni = s->x.tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni : NULL;
+		e.dns_us = r->t0_us ? r->dns_us : -1;
+		e.connect_us = r->t0_us ? r->connect_us : -1;
+		e.head_us = r->t0_us ? r->head_us : -1;
+		e.total_us = r->t0_us ? mono_us() - r->t0_us : elapsed * 1000;
+	}
 	access_log_write(&w->alog, &e);
 }

@@ -110,9 +110,10 @@ static void connect_next(struct session *s)
 	pool_key(s, key);
 	while (s->x.addr_idx < s->x.naddrs) {
 		s->up = upstream_connect(w->pool, &s->x.addrs[s->x.addr_idx], key, on_upstream, s);
+		stat_inc(&w->m.pool_misses);
 		if (s->up) {
 			attach(s);
-			s->state = S_CONNECT;
+			session_state(s, S_CONNECT);
 			s->phase_start = loop_now(w->loop);
 			return;
 		}
@@ -230,10 +231,11 @@ static void record_peer(struct session *s)
  * was seen empty when it went idle. */
 static void reuse(struct session *s)
 {
+	stat_inc(&s->w->m.pool_hits);
 	attach(s);
 	s->x.reused = 1;
 	record_peer(s);
-	s->state = S_FORWARD;
+	session_state(s, S_FORWARD);
 	s->server.wr = 1;
 	s->server.rd = 0;
 }
@@ -331,7 +333,7 @@ void route_request(struct session *s, int allow_pool)
 	int n;
 	s->x.dnsw.cb = on_dns;
 	s->x.dnsw.arg = s;
-	s->state = S_RESOLVE;
+	session_state(s, S_RESOLVE);
 	s->phase_start = loop_now(w->loop);
 	enum dns_status st = dns_resolve(w->dns, s->x.host, &s->x.dnsw, &addrs, &n);
 	if (st == DNS_PENDING)

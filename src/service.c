@@ -20,6 +20,19 @@
 #define STATUS_MS 5000 /* how often STATUS= is brought up to date */
 
 static uint64_t watchdog_ms; /* WATCHDOG=1 every this often; 0: no watchdog */
+static struct service_stats stats = { .last_reload_ok = 1 };
+
+const struct service_stats *service_stats(void)
+{
+	return &stats;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 uint64_t service_watchdog_setup(void)
 {
@@ -129,10 +142,16 @@ static void reload(struct service *sv)
 	worker_nudge_all(); /* idle workers take the new snapshot now, not at their next event */
 	if (sv->cfg->auth_basic[0])
 		auth_reload();
+	stat_inc(&stats.reloads_ok);
+	stat_set(&stats.last_reload_ok, 1);
+	stat_set(&stats.last_reload_ms, wall_ms());
 	log_info("configuration reloaded from %s", sv->source);
 	sd_notifyf(0, "READY=1\nSTATUS=configuration reloaded from %s", sv->source);
 	return;
 failed:
+	stat_inc(&stats.reloads_failed);
+	stat_set(&stats.last_reload_ok, 0);
+	stat_set(&stats.last_reload_ms, wall_ms());
 	log_err("reload failed: %s; still serving with the previous configuration", err);
 	sd_notifyf(0, "READY=1\nSTATUS=reload failed: %s; serving with the previous configuration", err);
 }
@@ -181,6 +200,7 @@ int service_run(struct service *sv, const sigset_t *set)
 			close(dfd);
 		return 1;
 	}
+	stat_set(&stats.start_ms, wall_ms());
 	struct tally tally = { 0 };
 	char status[160];
 	uint64_t now = loop_clock_ms();

@@ -137,7 +137,7 @@ void session_close(struct session *s)
 	session_put_buf(s, &s->ohead);
 	free(s->tunnel_target);
 	s->tunnel_target = NULL;
-	s->state = S_CLOSED;
+	session_state(s, S_CLOSED);
 	if (!s->proxy_pending) /* its slot is taken once the header names the client */
 		client_limit_give(&s->peer);
 	worker_conn_closed(w, &s->link);
@@ -189,6 +189,17 @@ static void drain_conn(struct worker_conn *c)
 
 static const struct worker_conn_ops session_ops = { abort_conn, free_conn, drain_conn };
 
+const char *session_state_name(unsigned i)
+{
+	static const char *const names[] = {
+		[S_PEEK] = "peek",	   [S_HEAD] = "head",	  [S_AUTH] = "auth",	   [S_RESOLVE] = "resolve",
+		[S_CONNECT] = "connect", [S_FORWARD] = "forward", [S_REPLY] = "reply", [S_TUNNEL] = "tunnel",
+		[S_LINGER] = "linger",
+	};
+	_Static_assert(S_CLOSED <= sizeof(((struct worker_metrics *)0)->states) / sizeof(stat_t), "states[]");
+	return i < sizeof(names) / sizeof(names[0]) ? names[i] : NULL;
+}
+
 /* The reply is out: shut our side and drain the client's for a moment, so
  * bytes it is still sending cannot turn our close into a reset that
  * destroys the reply.  Unless nothing more can come: the client asked to
@@ -204,7 +215,7 @@ void session_linger(struct session *s)
 		return;
 	}
 	shutdown(s->client.fd, SHUT_WR);
-	s->state = S_LINGER;
+	session_state(s, S_LINGER);
 	s->phase_start = loop_now(s->w->loop);
 }
 
@@ -234,6 +245,7 @@ static ssize_t side_read(struct session *s, struct side *sd)
 			if ((size_t)n < buf_room(b) && !sd->hup)
 				sd->rd = 0;
 			b->end += (uint32_t)n;
+			stat_add(sd == &s->client ? &s->w->m.client_in : &s->w->m.origin_in, (uint64_t)n);
 			s->last_active = loop_now(s->w->loop);
 			return n;
 		}
@@ -269,6 +281,7 @@ static ssize_t side_write(struct session *s, struct side *sd, const char *h, siz
 		ssize_t w = writev(sd->fd, iov, n);
 		if (w >= 0) {
 			s->last_active = loop_now(s->w->loop);
+			stat_add(sd == &s->client ? &s->w->m.client_out : &s->w->m.origin_out, (uint64_t)w);
 			return w;
 		}
 		if (errno == EINTR)
@@ -349,6 +362,7 @@ static int server_write(struct session *s)
 		s->close_after = 1;
 		return 1;
 	}
+	s->x.rec.bytes_up += (uint64_t)n;
 	uint32_t w = (uint32_t)n;
 	uint32_t h = w < hlen ? w : hlen;
 	s->x.rhead_sent += h;
@@ -712,6 +726,7 @@ int session_start(struct worker *w, const struct handoff *h)
 		goto fail;
 	if (kind == LISTEN_TRANSPARENT_TLS && transparent_tls_refused(s->tp, peer))
 		goto fail;
+	s->state = S_CLOSED; /* not counted until it starts */
 	s->io.fd = s->client.fd = fd;
 	s->io.cb = on_client;
 	s->server.fd = -1;
@@ -725,13 +740,14 @@ int session_start(struct worker *w, const struct handoff *h)
 	s->last_active = loop_now(w->loop);
 	exchange_start(s);
 	if (kind == LISTEN_TRANSPARENT_TLS) {
-		s->state = S_PEEK;
+		session_state(s, S_PEEK);
 		s->phase_start = s->last_active;
 		s->x.msg_begun = 1; /* the connection is the exchange: log it at its end */
 		record_start(s);
 	}
 	if (loop_add(w->loop, &s->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP, 1) == -1) {
 		log_err("epoll_ctl(ADD) for a client: %s", strerror(errno));
+		session_state(s, S_CLOSED);
 		config_unref(s->cfg);
 		goto fail;
 	}

@@ -130,6 +130,10 @@ struct record {
 	uint8_t logged;			/* the line was written */
 	union sockaddr_any peer;	/* the server's address, unless HIER_NONE */
 	char ctype[64];			/* the response's Content-Type */
+	uint64_t bytes_up;		/* sent to the server */
+	/* the timing breakdown, for the JSON log only (record_phase): us */
+	uint64_t t0_us, phase_us;
+	int64_t dns_us, connect_us, head_us; /* -1: did not happen */
 };
 
 /* One request/response exchange.  Everything before `host` is zeroed when
@@ -217,6 +221,21 @@ struct session {
 
 	struct exchange x;
 };
+
+void record_phase(struct session *s, enum state from, enum state to);
+
+/* Every change of state goes through here, for the per-state gauges
+ * (metrics.h).  S_CLOSED, and a session not started yet, count in none. */
+static inline void session_state(struct session *s, enum state st)
+{
+	if (s->w->alog.format == ACCESS_JSON)
+		record_phase(s, s->state, st);
+	if (s->state != S_CLOSED)
+		stat_sub(&s->w->m.states[s->state], 1);
+	if (st != S_CLOSED)
+		stat_inc(&s->w->m.states[st]);
+	s->state = st;
+}
 
 /* An epoll event for the socket of sd. */
 static inline void side_event(struct side *sd, uint32_t events)
@@ -341,6 +360,10 @@ void transparent_peek_timeout(struct session *s);
 
 /* The exchange's first byte arrived now. */
 void record_start(struct session *s);
+/* The JSON log's clock: the time spent resolving and connecting (called by
+ * session_state when that log is on; declared above it). */
+/* The final response head is out: its time, for the JSON log. */
+void record_head(struct session *s);
 /* Write the exchange's access log line, once (later calls do nothing). */
 void record_write(struct session *s);
 

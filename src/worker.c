@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sluice/admin.h"
 #include "sluice/auth.h"
 #include "sluice/client_limit.h"
 #include "sluice/session.h"
@@ -64,6 +65,17 @@ int worker_draining(void)
 void worker_set_tick(uint32_t ms)
 {
 	tick_ms = ms;
+}
+
+uint32_t worker_tick(void)
+{
+	return tick_ms;
+}
+
+struct worker *worker_all(int *n)
+{
+	*n = nall_workers;
+	return all_workers;
 }
 
 void worker_conn_add(struct worker *w, struct worker_conn *c, const struct worker_conn_ops *ops)
@@ -122,7 +134,16 @@ static void on_tick(struct timer *t)
 {
 	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, tick));
 	access_log_flush(&w->alog);
-	timer_set(w->loop, &w->tick, loop_now(w->loop) + tick_ms);
+	/* how late the tick ran: how long the loop was kept from turning */
+	uint64_t now = loop_now(w->loop), late = now - t->deadline;
+	if (late > w->lag_window_max)
+		w->lag_window_max = late;
+	if (++w->lag_ticks == 10 || w->lag_window_max > stat_get(&w->m.loop_lag_ms)) {
+		stat_set(&w->m.loop_lag_ms, w->lag_window_max);
+		if (w->lag_ticks == 10)
+			w->lag_window_max = w->lag_ticks = 0;
+	}
+	timer_set(w->loop, &w->tick, now + tick_ms);
 }
 
 /* The stop began: every connection hears of it once; the ones started
@@ -202,7 +223,7 @@ static void on_wake(struct io *io, uint32_t events)
 			m = next;
 		}
 		for (uint32_t i = 0; i < n; i++)
-			if (session_start(w, &batch[i]) == -1) {
+			if ((batch[i].kind == LISTEN_ADMIN ? admin_start(w, &batch[i]) : session_start(w, &batch[i])) == -1) {
 				if (!batch[i].proxy)
 					client_limit_give(&batch[i].peer);
 				connection_gone();

@@ -43,6 +43,16 @@ int acceptor_start(struct acceptor *a, struct worker *workers, int n);
 int acceptor_prepare(struct acceptor *a, struct config *cfg, char *err, size_t errlen);
 void acceptor_commit(struct acceptor *a);
 
+/* Why accepting paused or a client was turned away (written by the accept
+ * thread, readable from any: stats.h). */
+struct acceptor_stats {
+	stat_t paused_connections;	/* at max_connections */
+	stat_t paused_fds;		/* out of room in the fd budget */
+	stat_t paused_errors;		/* accept4 failed: EMFILE, ENFILE, ENOBUFS, ENOMEM */
+	stat_t refused_per_client;	/* over max_connections_per_client */
+};
+const struct acceptor_stats *acceptor_stats(void);
+
 /* Stop accepting, join the thread, close the listeners, free. */
 void acceptor_free(struct acceptor *a);
 

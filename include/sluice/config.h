@@ -37,6 +37,7 @@ enum listen_kind {
 	LISTEN_FORWARD,		/* clients that know they talk to a proxy */
 	LISTEN_TRANSPARENT,	/* redirected plain HTTP: origin-form requests */
 	LISTEN_TRANSPARENT_TLS,	/* redirected TLS: relayed, never decrypted */
+	LISTEN_ADMIN,		/* the admin pages (admin.h): metrics, health */
 };
 
 struct listen_cfg {
@@ -104,6 +105,9 @@ struct config {
 
 	/* who may send a PROXY protocol header (acl.h addrset); NULL: nobody */
 	struct addrset *proxy_protocol_from;
+	/* who may use the admin listener; after config_complete never NULL
+	 * (loopback by default) */
+	struct addrset *admin_allow;
 
 	/* acl and http_access lines (acl.h); NULL until the first one.  After
 	 * config_complete, never NULL: the built-in rules when the file has

@@ -181,7 +181,12 @@ struct dns_stats {
 	stat_t coalesced;
 	stat_t busy;		/* new names refused: waited-for lookups filled the bound */
 	stat_t cancelled;	/* lookups nobody waited for, cancelled to make room */
+	stat_t negative_hits;	/* of hits, the cached "no such name" */
+	stat_t answers[4];	/* lookups ended: [DNS_OK], not found, timeout, failed
+				   (index: dns_stat_index) */
 };
+/* The answers[] slot of a lookup that ended with st. */
+int dns_stat_index(enum dns_status st);
 const struct dns_stats *dns_stats(const struct dns *d);
 
 #endif

@@ -54,7 +54,7 @@ const char *log_host(const struct sockaddr *sa, char *buf, size_t len);
 
 /* --- access log ------------------------------------------------------------ */
 
-enum access_format { ACCESS_SQUID, ACCESS_COMBINED };
+enum access_format { ACCESS_SQUID, ACCESS_COMBINED, ACCESS_JSON };
 
 struct access_log {
 	int fd;			/* -1: access log off */
@@ -82,6 +82,15 @@ struct access_entry {
 	const char *type;	/* content type or "-" */
 	size_t type_len;
 	const char *reason;	/* short cause for errors, NULL otherwise */
+
+	/* the JSON format's too */
+	uint16_t client_port;
+	uint64_t bytes_up;	/* to the server: request head and body */
+	int reused;		/* the server connection came from the pool */
+	int64_t dns_us, connect_us, head_us; /* how long; -1: not part of it */
+	uint64_t total_us;
+	int tunnel;		/* a tunnel: its bytes each way (bytes_up, bytes) */
+	const char *sni;	/* a redirected TLS connection's name; NULL */
 };
 
 /* Open the access log: path is a file, "stderr" or "off".  Call once, before

@@ -39,6 +39,16 @@ struct service {
 	void *build_arg;
 };
 
+/* Reloads so far and the last one's outcome (main thread writes; any
+ * thread reads). */
+struct service_stats {
+	stat_t reloads_ok, reloads_failed;
+	stat_t last_reload_ok;		/* 1: the last reload applied (or none yet) */
+	stat_t last_reload_ms;		/* wall clock of the last one; 0: none */
+	stat_t start_ms;		/* wall clock when the service began */
+};
+const struct service_stats *service_stats(void);
+
 /* Before any thread starts: block the signals the service takes (threads
  * inherit the mask; only service_run takes them). */
 void service_block_signals(sigset_t *set);

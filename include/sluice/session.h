@@ -26,4 +26,8 @@ struct handoff;
  * was not redirected at all or goes to the gateway itself. */
 int session_start(struct worker *w, const struct handoff *h);
 
+/* The session states' names for the metrics (metrics.h states[i]), NULL
+ * past the last. */
+const char *session_state_name(unsigned i);
+
 #endif

@@ -45,6 +45,7 @@
 #include "sluice/http.h"
 #include "sluice/log.h"
 #include "sluice/loop.h"
+#include "sluice/metrics.h"
 #include "sluice/stats.h"
 #include "sluice/tunnel.h"
 #include "sluice/upstream.h"
@@ -136,6 +137,9 @@ struct worker {
 	struct worker_conn *dead;	/* closed this batch, freed after it */
 	stat_t nconns;			/* on the live list (readable from any thread) */
 	struct worker_stats stats;
+	struct worker_metrics m;		/* for the metrics endpoint (metrics.h) */
+	uint64_t lag_window_max;		/* the tick's lateness: the most of this window, */
+	unsigned lag_ticks;			/* ... and its ticks so far */
 
 	atomic_int reclaim;		/* descriptors the acceptor asks us to close */
 	int fds_short;			/* as last seen: no idle pipe kept, none opened */
@@ -187,6 +191,11 @@ int worker_draining(void);
  * tick), so a loop that stopped turning tells a wedged worker (main.c's
  * watchdog reads worker.turned).  Default 1000 ms. */
 void worker_set_tick(uint32_t ms);
+uint32_t worker_tick(void);
+
+/* Every worker (the metrics and health pages read their counters): the
+ * array, and how many in *n. */
+struct worker *worker_all(int *n);
 
 /* --- descriptors and pipe memory ---------------------------------------------- */
 

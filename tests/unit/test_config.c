@@ -575,8 +575,10 @@ START_TEST(bad_enum_values_are_refused)
 	char err[256];
 	ck_assert_int_eq(parse(&c, "log_level loud\n", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "t.conf:1: log_level: log_level wants error, warn, info or debug");
-	ck_assert_int_eq(parse(&c, "access_log_format json\n", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "t.conf:1: access_log_format: access_log_format wants squid or combined");
+	ck_assert_int_eq(parse(&c, "access_log_format xml\n", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "t.conf:1: access_log_format: access_log_format wants squid, combined or json");
+	ck_assert_int_eq(parse(&c, "access_log_format json\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.access_format, ACCESS_JSON);
 }
 END_TEST
 
