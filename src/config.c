@@ -4,6 +4,7 @@
 #include "sluice/htpasswd.h"
 #include "sluice/textfile.h"
 #include "sluice/tls_hello.h"
+#include "sluice/top.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -56,6 +57,7 @@ void config_defaults(struct config *c)
 	c->tunnel_idle_timeout = 600000;
 	c->tunnel_splice = 1;
 	c->shutdown_timeout = 30000;
+	c->top_talkers = 20;
 }
 
 /* The current snapshot.  The lock is taken only to publish and to take a
@@ -452,6 +454,7 @@ static const struct directive directives[] = {
 	{ "auth_threads", K_COUNT, FIELD(auth_threads), "a number (1-64)" },
 	{ "auth_timeout", K_MS, FIELD(auth_timeout), "a duration such as 10s" },
 	{ "shutdown_timeout", K_MS, FIELD(shutdown_timeout), "a duration such as 30s" },
+	{ "top_talkers", K_COUNT, FIELD(top_talkers), "a number from 1 to 256" },
 };
 
 /* listen ADDRESS:PORT [transparent|transparent-tls] [proxy-protocol] */
@@ -817,6 +820,10 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	}
 	if (c->max_headers < 8 || c->max_headers > CONFIG_MAX_HEADERS_LIMIT) {
 		snprintf(err, errlen, "max_headers must be between 8 and %d", CONFIG_MAX_HEADERS_LIMIT);
+		return -1;
+	}
+	if (c->top_talkers < 1 || c->top_talkers > TOP_SNAPSHOT) {
+		snprintf(err, errlen, "top_talkers %u: 1 to %d", c->top_talkers, TOP_SNAPSHOT);
 		return -1;
 	}
 	if (c->max_connections < 1) {

@@ -83,6 +83,11 @@ static void put_str(struct expo *e, const char *s)
 	put(e, s, strlen(s));
 }
 
+void expo_append(struct expo *e, const char *s, size_t n)
+{
+	put(e, s, n);
+}
+
 /* HELP text (quoted == 0) or a label value (quoted == 1), escaped as the
  * format asks: backslash and newline always, the double quote only inside
  * quotes (the HELP parser would refuse \").  Ill-formed UTF-8 becomes

@@ -99,6 +99,16 @@ void record_write(struct session *s)
 		stat_add(&w->m.tunnel_up, s->r_up.bytes);
 		stat_add(&w->m.tunnel_down, s->r_down.bytes);
 	}
+	if (w->top) {
+		/* the name as the client gave it: SNI, a redirected request's
+		 * Host, the target's host */
+		const char *name = s->x.tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni
+				   : s->tp && s->tp->named[0]		  ? s->tp->named
+									  : s->x.host;
+		uint64_t moved = s->tunnel_live ? s->r_up.bytes + s->r_down.bytes : r->bytes + r->bytes_up;
+		if (name[0])
+			top_count(w->top, name, strlen(name), &s->peer.sa, moved);
+	}
 	if (w->alog.fd == -1)
 		return;
 	char url[DNS_NAME_MAX + 1 + 8192 + 16];

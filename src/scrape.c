@@ -12,6 +12,8 @@
 
 #include "sluice/acceptor.h"
 #include "sluice/expo.h"
+#include "sluice/json.h"
+#include "sluice/topk.h"
 #include "sluice/metrics.h"
 #include "sluice/service.h"
 #include "sluice/session.h"
@@ -292,4 +294,71 @@ void scrape_render(struct expo *e)
 	dns_and_pool(e, ws, n);
 	service(e, ws, n);
 	process(e);
+}
+
+/* --- the top talkers ------------------------------------------------------------------ */
+
+static void top_family(struct expo *e, const char *name, const char *key, const struct topk_item *it, size_t n,
+		       int what)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *l[] = { key, it[i].key, NULL };
+		expo_sample_u64(e, name, l, what == 0 ? it[i].count : what == 1 ? it[i].err : it[i].requests);
+	}
+}
+
+void scrape_render_top(struct expo *e, const struct topk_item *names, size_t nnames,
+		       const struct topk_item *clients, size_t nclients)
+{
+	static const struct {
+		const char *name, *help;
+		int names, what;
+	} fams[] = {
+		{ "sluice_top_name_bytes", "Bytes to and from the busiest destination names (an estimate, at most the "
+		  "true figure plus _error).", 1, 0 },
+		{ "sluice_top_name_bytes_error", "How much sluice_top_name_bytes may exceed the true figure.", 1, 1 },
+		{ "sluice_top_name_requests", "Requests to the busiest destination names (at most the true figure, "
+		  "which is at most this plus _bytes_error).", 1, 2 },
+		{ "sluice_top_client_bytes", "Bytes to and from the busiest clients (an estimate, at most the true "
+		  "figure plus _error).", 0, 0 },
+		{ "sluice_top_client_bytes_error", "How much sluice_top_client_bytes may exceed the true figure.", 0, 1 },
+		{ "sluice_top_client_requests", "Requests from the busiest clients (at most the true figure, which is "
+		  "at most this plus _bytes_error).", 0, 2 },
+	};
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		expo_family(e, fams[f].name, EXPO_GAUGE, fams[f].help);
+		if (fams[f].names)
+			top_family(e, fams[f].name, "name", names, nnames, fams[f].what);
+		else
+			top_family(e, fams[f].name, "client", clients, nclients, fams[f].what);
+	}
+}
+
+static void json_items(struct expo *e, const char *key, const struct topk_item *it, size_t n)
+{
+	char buf[6 * TOPK_KEY_MAX + 128];
+	int k = snprintf(buf, sizeof(buf), "\"%s\":[", key);
+	expo_append(e, buf, (size_t)k);
+	for (size_t i = 0; i < n; i++) {
+		size_t used, m = json_escape(buf, 6 * TOPK_KEY_MAX, it[i].key, it[i].len, &used);
+		expo_append(e, i ? ",{\"name\":\"" : "{\"name\":\"", i ? 10 : 9);
+		expo_append(e, buf, m);
+		k = snprintf(buf, sizeof(buf), "\",\"bytes\":%llu,\"bytes_error\":%llu,\"requests\":%llu}",
+			     (unsigned long long)it[i].count, (unsigned long long)it[i].err,
+			     (unsigned long long)it[i].requests);
+		expo_append(e, buf, (size_t)k);
+	}
+	expo_append(e, "]", 1);
+}
+
+void scrape_top_json(struct expo *e, const struct topk_item *names, size_t nnames, const struct topk_item *clients,
+		     size_t nclients, int answered, int workers)
+{
+	char buf[96];
+	int k = snprintf(buf, sizeof(buf), "{\"workers\":%d,\"answered\":%d,", workers, answered);
+	expo_append(e, buf, (size_t)k);
+	json_items(e, "names", names, nnames);
+	expo_append(e, ",", 1);
+	json_items(e, "clients", clients, nclients);
+	expo_append(e, "}\n", 2);
 }

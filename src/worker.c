@@ -264,6 +264,16 @@ int worker_init(struct worker *w, int id, const struct config *cfg, int access_f
 	}
 	w->qcap = 1024;
 	w->queue = calloc(w->qcap, sizeof(*w->queue));
+	int admin = 0;
+	for (int i = 0; i < cfg->nlisten; i++)
+		admin |= cfg->listen[i].kind == LISTEN_ADMIN;
+	/* the top talkers cost memory and a count per exchange: only when a
+	 * page can show them (an admin listener added by a reload finds none
+	 * until a restart) */
+	if (admin && (w->top = top_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (cfg->auth_basic[0] && (w->auth_cache = auth_cache_new(cfg->auth_cache_size)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -306,6 +316,8 @@ static void *worker_main(void *arg)
 		give_back_fds(w);
 		upstream_reap(w->pool);
 		worker_refresh_config(w);
+		if (w->top)
+			top_serve(w->top);
 		if (!w->drained && atomic_load_explicit(&draining, memory_order_relaxed))
 			drain(w);
 	}
@@ -377,6 +389,8 @@ void worker_destroy(struct worker *w)
 	w->hdrs = NULL;
 	auth_cache_free(w->auth_cache);
 	w->auth_cache = NULL;
+	top_free(w->top);
+	w->top = NULL;
 	free(w->queue);
 	w->queue = NULL;
 	pthread_mutex_destroy(&w->qlock);

@@ -108,6 +108,7 @@ struct config {
 	/* who may use the admin listener; after config_complete never NULL
 	 * (loopback by default) */
 	struct addrset *admin_allow;
+	uint32_t top_talkers;		/* names and clients on /top and /metrics */
 
 	/* acl and http_access lines (acl.h); NULL until the first one.  After
 	 * config_complete, never NULL: the built-in rules when the file has

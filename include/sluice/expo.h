@@ -72,6 +72,10 @@ void expo_histogram(struct expo *e, const char *name, const char *const *labels,
 /* The format's regexes: a metric name is [a-zA-Z_:][a-zA-Z0-9_:]*, a label
  * name [a-zA-Z_][a-zA-Z0-9_]* and not starting with "__" (reserved for
  * Prometheus itself).  1 when name matches. */
+/* Raw bytes, for a page in another format built in the same buffer (the
+ * admin's JSON), within the same bound. */
+void expo_append(struct expo *e, const char *s, size_t n);
+
 int expo_metric_name_ok(const char *name);
 int expo_label_name_ok(const char *name);
 

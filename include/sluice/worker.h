@@ -46,6 +46,7 @@
 #include "sluice/log.h"
 #include "sluice/loop.h"
 #include "sluice/metrics.h"
+#include "sluice/top.h"
 #include "sluice/stats.h"
 #include "sluice/tunnel.h"
 #include "sluice/upstream.h"
@@ -121,6 +122,7 @@ struct worker {
 	struct access_log alog;
 	struct http_hdr *hdrs;		/* scratch for one head at a time, CONFIG_MAX_HEADERS_LIMIT */
 	struct auth_cache *auth_cache;	/* answers to logins (auth_basic only) */
+	struct top *top;		/* top talkers (with an admin listener only) */
 	struct timer tick;		/* once a second: flush the access log */
 
 	struct io wake;			/* eventfd: hand-offs and stop */
