@@ -391,9 +391,8 @@ static int fd_room(struct acceptor *a)
  * limit, or the worker's queue cannot grow). */
 static void hand_off(struct acceptor *a, const struct listener *l, int fd, const union sockaddr_any *peer)
 {
-	/* behind a load balancer the client is known from the PROXY
-	 * header: session.c counts it then */
-	if (!l->proxy && !client_limit_take(peer)) {
+	struct handoff h = { .fd = fd, .kind = l->kind, .listener = l->id, .proxy = l->proxy, .peer = *peer };
+	if (handoff_holds_slot(&h) && !client_limit_take(peer)) {
 		refuse_over_limit(a, fd, peer);
 		return;
 	}
@@ -401,10 +400,9 @@ static void hand_off(struct acceptor *a, const struct listener *l, int fd, const
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct worker *w = &a->workers[a->next_worker];
 	a->next_worker = (a->next_worker + 1) % a->nworkers;
-	struct handoff h = { .fd = fd, .kind = l->kind, .listener = l->id, .proxy = l->proxy, .peer = *peer };
 	if (worker_hand_off(w, &h) == -1) {
 		close(fd);
-		if (!l->proxy)
+		if (handoff_holds_slot(&h))
 			client_limit_give(peer);
 	}
 }

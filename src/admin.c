@@ -18,7 +18,8 @@
 #define ADMIN_HEAD_MAX 4096
 #define METRICS_MAX (8u << 20) /* a scrape's text, at most */
 #define GATHER_POLL_MS 2	 /* how often a page looks whether every worker answered */
-#define GATHER_MAX_MS 1000	 /* a worker that has not answered by then is left out */
+#define GATHER_MAX_MS 500	 /* a worker that has not answered by then is left out
+				    (well inside a 1 s scrape timeout) */
 
 enum page { P_METRICS, P_TOP };
 
@@ -74,11 +75,12 @@ static void free_conn(struct worker_conn *c)
 	free(a);
 }
 
-/* A stop: one not answered yet closes; an answer on its way goes out. */
+/* A stop: one whose request has not come closes; an answer being gathered
+ * (GATHER_MAX_MS at most) or on its way goes out. */
 static void drain_conn(struct worker_conn *c)
 {
 	struct admin_conn *a = of_link(c);
-	if (!a->answered)
+	if (!a->answered && !a->busy)
 		admin_close(a);
 }
 

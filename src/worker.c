@@ -224,7 +224,7 @@ static void on_wake(struct io *io, uint32_t events)
 		}
 		for (uint32_t i = 0; i < n; i++)
 			if ((batch[i].kind == LISTEN_ADMIN ? admin_start(w, &batch[i]) : session_start(w, &batch[i])) == -1) {
-				if (!batch[i].proxy)
+				if (handoff_holds_slot(&batch[i]))
 					client_limit_give(&batch[i].peer);
 				connection_gone();
 			}
@@ -365,7 +365,7 @@ void worker_destroy(struct worker *w)
 	/* sockets still queued were never started: close them */
 	while (w->qlen > 0) {
 		close(w->queue[w->qhead].fd);
-		if (!w->queue[w->qhead].proxy)
+		if (handoff_holds_slot(&w->queue[w->qhead]))
 			client_limit_give(&w->queue[w->qhead].peer);
 		connection_gone();
 		w->qhead = (w->qhead + 1) % w->qcap;

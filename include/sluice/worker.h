@@ -108,6 +108,14 @@ struct handoff {
 	union sockaddr_any peer;
 };
 
+/* Does h's connection hold a max_connections_per_client slot from the
+ * acceptor?  Not behind a load balancer (the PROXY header names the client:
+ * the session takes it then), nor on the admin listener (not a client). */
+static inline int handoff_holds_slot(const struct handoff *h)
+{
+	return !h->proxy && h->kind != LISTEN_ADMIN;
+}
+
 struct worker {
 	int id;
 	pthread_t thread;

@@ -3,7 +3,9 @@
 # refused port, a denied request, a tunnel of 100,000 bytes each way: the
 # page shows exactly those counts, and promtool checks it.  /healthz says
 # ok; other paths 404; only GET and HEAD; the admin port is never proxied;
-# a client outside admin_allow is closed unanswered.
+# a client outside admin_allow is closed unanswered.  Admin connections do
+# not count against max_connections_per_client (2 here): a dozen scrapes and
+# checks from 127.0.0.1 leave its proxy requests served.
 . "$(dirname "$0")/lib.sh"
 command -v promtool >/dev/null || fail "promtool missing (package prometheus, TEST_DEBS)"
 
@@ -16,7 +18,7 @@ printf '127.0.0.1 a.sluice.test\n127.0.0.1 b.sluice.test\n' >"$T/hosts"
 start_dnsmasq "$T/hosts" 60
 # a closed port: bound then released (nobody listens there)
 REFUSED=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport')
-start_sluice "workers 1" "admin 127.0.0.1:0" "admin_allow 127.0.0.1" "resolver 127.0.0.1:$DNS_PORT" "connect_ports $PEER_PORT" \
+start_sluice "workers 1" "admin 127.0.0.1:0" "admin_allow 127.0.0.1" "max_connections_per_client 2" "resolver 127.0.0.1:$DNS_PORT" "connect_ports $PEER_PORT" \
 	"acl banned dst 127.0.0.1/32" "acl banned_port port 9" "http_access deny banned banned_port" "http_access allow all"
 ADMIN=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) admin.*/\1/p' "$T/sluice.err")
 [ -n "$ADMIN" ] || fail "no admin listener logged"
@@ -85,3 +87,6 @@ rc=$?
 [ "$rc" = 52 ] || [ "$rc" = 56 ] || fail "a client outside admin_allow: curl exit $rc, want 52 or 56 (closed unanswered)"
 grep -q "client 127.0.0.9:[0-9]*: not in admin_allow: closed (admin listener)" "$T/sluice.err" || fail "not logged"
 ok "/healthz ok, 404, 405, never proxied (508), admin_allow enforced"
+for i in 1 2 3 4 5; do curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$ADMIN/healthz"; done
+expect_eq "$(get "http://a.sluice.test:$O1/bytes/100")" 200 "a proxy request after a dozen admin connections"
+ok "admin connections hold no max_connections_per_client slot"
