@@ -9,8 +9,9 @@
  *
  *   1. r is 0 or -1.
  *   2. Deterministic: a second parse on fresh defaults gives the same r, a
- *      byte-identical struct config (but for where its policy, acl.h, sits
- *      in memory: there is one in both or in neither) and the same message.
+ *      byte-identical struct config (but for where its policy and address
+ *      sets, acl.h, sit in memory: each is in both or in neither) and the
+ *      same message.
  *   3. On -1, err is NUL-terminated and reads "NAME:N: ..." with NAME the
  *      name given and N a line of the text; the lines before N parse
  *      (r 0), and the text through line N fails with the same message: the
@@ -67,8 +68,10 @@ static inline const char *config_check_sane(const struct config *c, int r)
 		const struct listen_cfg *l = &c->listen[i];
 		if (!config_check_strz(l->text, sizeof(l->text)))
 			return "a listener's text is not NUL-terminated";
-		if ((unsigned)l->kind > LISTEN_TRANSPARENT_TLS)
+		if ((unsigned)l->kind > LISTEN_ADMIN)
 			return "a listener's kind is out of range";
+		if (l->proxy_protocol > 1)
+			return "a listener's proxy_protocol is not 0 or 1";
 		if (!(l->addr.ss_family == AF_INET && l->addrlen == sizeof(struct sockaddr_in)) &&
 		    !(l->addr.ss_family == AF_INET6 && l->addrlen == sizeof(struct sockaddr_in6)))
 			return "a listener's address is neither IPv4 nor IPv6";
@@ -87,7 +90,7 @@ static inline const char *config_check_sane(const struct config *c, int r)
 		return "workers outside 0..1024";
 	if (c->max_connections < 0)
 		return "max_connections negative";
-	if ((unsigned)c->access_format > ACCESS_COMBINED)
+	if ((unsigned)c->access_format > ACCESS_JSON)
 		return "access_format out of range";
 	if ((unsigned)c->log_level > LOG_DEBUG)
 		return "log_level out of range";
@@ -96,14 +99,19 @@ static inline const char *config_check_sane(const struct config *c, int r)
 	return NULL;
 }
 
-/* The same config, but for the address of its policy (heap memory). */
+/* The same config, but for the addresses of what it owns on the heap (its
+ * policy and address sets, acl.h). */
 static inline int config_check_same(const struct config *a, const struct config *b)
 {
 	static struct config x, y;
 	x = *a;
 	y = *b;
 	x.policy = y.policy = NULL;
-	return (a->policy == NULL) == (b->policy == NULL) && memcmp(&x, &y, sizeof(x)) == 0;
+	x.proxy_protocol_from = y.proxy_protocol_from = NULL;
+	x.admin_allow = y.admin_allow = NULL;
+	return (a->policy == NULL) == (b->policy == NULL) &&
+	       (a->proxy_protocol_from == NULL) == (b->proxy_protocol_from == NULL) &&
+	       (a->admin_allow == NULL) == (b->admin_allow == NULL) && memcmp(&x, &y, sizeof(x)) == 0;
 }
 
 /* config_parse of text on fresh defaults into c (what it held before is
