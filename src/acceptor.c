@@ -407,19 +407,21 @@ static void hand_off(struct acceptor *a, const struct listener *l, int fd, const
 	}
 }
 
-/* Accept until the backlog is empty.  Returns how long to pause, 0 for
- * not at all. */
-static int accept_some(struct acceptor *a, uint32_t idx)
+/* Accept until the backlog is empty (at most max at a time).  Returns how
+ * long to pause, 0 for not at all.  Unlimited: a listener about to close
+ * hands off what the kernel completed for it whatever the limits say
+ * (closing would reset them); only running out of descriptors stops it. */
+static int accept_some(struct acceptor *a, uint32_t idx, int max, int unlimited)
 {
 	const struct listener *l = &a->ls[idx];
-	for (int i = 0; i < 256; i++) {
-		if (worker_connection_count() >= a->max_connections) {
+	for (int i = 0; i < max; i++) {
+		int pause;
+		if (!unlimited && worker_connection_count() >= a->max_connections) {
 			log_debug("at max_connections (%d): pausing accept", a->max_connections);
 			stat_inc(&stats.paused_connections);
 			return PAUSE_MS;
 		}
-		int pause = fd_room(a);
-		if (pause) {
+		if (!unlimited && (pause = fd_room(a)) != 0) {
 			stat_inc(&stats.paused_fds);
 			return pause;
 		}
@@ -451,25 +453,6 @@ static int accept_some(struct acceptor *a, uint32_t idx)
 	return 0;
 }
 
-/* A listener about to close: the connections the kernel completed for it
- * are handed off whatever the limits say (closing would reset them); only
- * running out of descriptors stops it. */
-static void hand_off_backlog(struct acceptor *a, uint32_t idx)
-{
-	const struct listener *l = &a->ls[idx];
-	for (int i = 0; i < 4096; i++) { /* listen()'s backlog */
-		union sockaddr_any peer;
-		socklen_t len = sizeof(peer);
-		int fd = accept4(l->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return;
-		}
-		hand_off(a, l, fd, &peer);
-	}
-}
-
 /* On the acceptor thread: put acceptor_prepare's plan in place.  A
  * listener the new lines no longer name is closed, after the connections
  * already in its backlog were accepted and handed off. */
@@ -484,7 +467,7 @@ static void swap_listeners(struct acceptor *a)
 		if (kept)
 			continue;
 		if (a->started)
-			hand_off_backlog(a, (uint32_t)i);
+			accept_some(a, (uint32_t)i, 4096, 1); /* listen()'s backlog */
 		char text[80];
 		log_info("closed listener %s (removed by the reload)", log_addr(&a->ls[i].bound.sa, text, sizeof(text)));
 		close(a->ls[i].fd);
@@ -544,7 +527,7 @@ static void *acceptor_main(void *arg)
 				/* the slots changed: the other events are stale */
 				break;
 			}
-			int p = accept_some(a, ev[i].data.u32);
+			int p = accept_some(a, ev[i].data.u32, 256, 0);
 			if (p && (pause == 0 || p < pause))
 				pause = p;
 		}

@@ -512,10 +512,10 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 	if (strcmp(name, "listen") == 0)
 		return parse_listen_line(c, argv, argc, why);
 	if (strcmp(name, "proxy_protocol_from") == 0 || strcmp(name, "admin_allow") == 0) {
-		struct addrset **set = name[0] == 'p' ? &c->proxy_protocol_from : &c->admin_allow;
+		int admin = strcmp(name, "admin_allow") == 0;
+		struct addrset **set = admin ? &c->admin_allow : &c->proxy_protocol_from;
 		if (argc == 0) {
-			*why = name[0] == 'p' ? "proxy_protocol_from takes addresses or CIDRs"
-					      : "admin_allow takes addresses or CIDRs";
+			*why = admin ? "admin_allow takes addresses or CIDRs" : "proxy_protocol_from takes addresses or CIDRs";
 			return -1;
 		}
 		for (int i = 0; i < argc; i++)

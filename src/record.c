@@ -13,34 +13,18 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "session_int.h"
 #include "sluice/log.h"
 
-static uint64_t wall_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 void record_start(struct session *s)
 {
 	struct record *r = &s->x.rec;
-	r->start_wall = wall_ms();
+	r->start_wall = loop_wall_ms();
 	r->start_mono = loop_now(s->w->loop);
 	/* the breakdown costs clock reads: only for the log that shows it */
 	if (s->w->alog.format == ACCESS_JSON) {
-		r->t0_us = mono_us();
+		r->t0_us = loop_clock_us();
 		r->dns_us = r->connect_us = r->head_us = -1;
 	}
 }
@@ -50,7 +34,7 @@ void record_phase(struct session *s, enum state from, enum state to)
 	struct record *r = &s->x.rec;
 	if (r->t0_us == 0 || (from != S_RESOLVE && from != S_CONNECT && to != S_RESOLVE && to != S_CONNECT))
 		return;
-	uint64_t now = mono_us();
+	uint64_t now = loop_clock_us();
 	if (from == S_RESOLVE || from == S_CONNECT) {
 		int64_t *t = from == S_RESOLVE ? &r->dns_us : &r->connect_us;
 		*t = (*t < 0 ? 0 : *t) + (int64_t)(now - r->phase_us);
@@ -62,7 +46,7 @@ void record_head(struct session *s)
 {
 	struct record *r = &s->x.rec;
 	if (r->t0_us && r->head_us < 0)
-		r->head_us = (int64_t)(mono_us() - r->t0_us);
+		r->head_us = (int64_t)(loop_clock_us() - r->t0_us);
 }
 
 /* "http://host[:port]" and the target as sent.  A transparent request is
@@ -183,7 +167,7 @@ void record_write(struct session *s)
 		e.dns_us = r->t0_us ? r->dns_us : -1;
 		e.connect_us = r->t0_us ? r->connect_us : -1;
 		e.head_us = r->t0_us ? r->head_us : -1;
-		e.total_us = r->t0_us ? mono_us() - r->t0_us : elapsed * 1000;
+		e.total_us = r->t0_us ? loop_clock_us() - r->t0_us : elapsed * 1000;
 	}
 	access_log_write(&w->alog, &e);
 }

@@ -27,13 +27,6 @@ const struct service_stats *service_stats(void)
 	return &stats;
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 uint64_t service_watchdog_setup(void)
 {
 	uint64_t usec = 0;
@@ -102,17 +95,10 @@ static int stalled_worker(const struct service *sv, uint64_t now, uint64_t limit
 
 /* --- reload -------------------------------------------------------------------------- */
 
-static uint64_t monotonic_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void reload(struct service *sv)
 {
 	char err[4608];
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s", (unsigned long long)monotonic_usec(),
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s", (unsigned long long)loop_clock_us(),
 		   sv->source);
 	log_info("SIGHUP: reloading %s", sv->source);
 	struct config *nw = sv->build(sv->build_arg, err, sizeof(err));
@@ -144,14 +130,14 @@ static void reload(struct service *sv)
 		auth_reload();
 	stat_inc(&stats.reloads_ok);
 	stat_set(&stats.last_reload_ok, 1);
-	stat_set(&stats.last_reload_ms, wall_ms());
+	stat_set(&stats.last_reload_ms, loop_wall_ms());
 	log_info("configuration reloaded from %s", sv->source);
 	sd_notifyf(0, "READY=1\nSTATUS=configuration reloaded from %s", sv->source);
 	return;
 failed:
 	stat_inc(&stats.reloads_failed);
 	stat_set(&stats.last_reload_ok, 0);
-	stat_set(&stats.last_reload_ms, wall_ms());
+	stat_set(&stats.last_reload_ms, loop_wall_ms());
 	log_err("reload failed: %s; still serving with the previous configuration", err);
 	sd_notifyf(0, "READY=1\nSTATUS=reload failed: %s; serving with the previous configuration", err);
 }
@@ -200,7 +186,7 @@ int service_run(struct service *sv, const sigset_t *set)
 			close(dfd);
 		return 1;
 	}
-	stat_set(&stats.start_ms, wall_ms());
+	stat_set(&stats.start_ms, loop_wall_ms());
 	struct tally tally = { 0 };
 	char status[160];
 	uint64_t now = loop_clock_ms();

@@ -52,6 +52,10 @@ int loop_pending(const struct loop *l, const struct io *io, uint32_t mask);
 /* The loop's clock: monotonic ms, refreshed once per loop_run_once(). */
 uint64_t loop_now(const struct loop *l);
 uint64_t loop_clock_ms(void);
+/* The same clock in microseconds (the JSON log's timing, sd_notify's
+ * MONOTONIC_USEC), and the wall clock in ms since the epoch. */
+uint64_t loop_clock_us(void);
+uint64_t loop_wall_ms(void);
 
 /* Arm (or move) a timer; 0 < t->cb required. */
 void timer_set(struct loop *l, struct timer *t, uint64_t deadline);
