@@ -25,13 +25,13 @@ PKGS     := libcares libsystemd
 APR_INC  := $(shell pkg-config --variable=includedir apr-1 2>/dev/null)
 CPPFLAGS := -Iinclude -I$(LLHTTP_INC) $(if $(APR_INC),-I$(APR_INC)) -D_GNU_SOURCE
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN_FLAGS) -pthread -MMD -MP
-LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -laprutil-1 -lapr-1 -lcrypt -pthread
+LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -laprutil-1 -lapr-1 -lcrypt -lm -pthread
 
 VERSION  := 0.1.0
 
 # Packages needed to build, and the extra ones the tests drive.
 BUILD_DEBS := gcc make pkg-config node-llhttp libc-ares-dev libsystemd-dev check libaprutil1-dev libcrypt-dev
-TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl chromium mandoc man-db logrotate systemd haproxy prometheus jq
+TEST_DEBS  := curl apache2-utils varnish dnsmasq-base wrk iproute2 iptables openssl chromium mandoc man-db logrotate systemd haproxy prometheus jq squid tinyproxy
 BENCH_DEBS := wrk apache2-utils nginx-light haproxy curl valgrind gnuplot-nox squid tinyproxy trafficserver
 # Peers the bench starts itself: installing them must not start (or enable at
 # boot) their system services, squid's on sluice's own port 3128 among them.
@@ -91,9 +91,10 @@ endef
 deps:
 	$(call need_debs,$(BUILD_DEBS))
 
-# (haproxy, prometheus: the tests start their own; their services stay off)
+# (haproxy, prometheus, squid, tinyproxy: the tests start their own; their
+# services stay off)
 deps-test: deps
-	$(call need_debs,$(TEST_DEBS),haproxy prometheus)
+	$(call need_debs,$(TEST_DEBS),haproxy prometheus squid tinyproxy)
 
 deps-bench: deps
 	$(call need_debs,$(BENCH_DEBS),$(BENCH_DAEMONS))
@@ -197,11 +198,13 @@ soak-asan: deps-test
 # run under the plain and the ASan build): tests whose time goes into one
 # worker's data path or into tools, not into threads meeting: big bodies
 # (96 s under TSan), bulk, copied and idle tunnels, origin and client
-# resets, the DNS flood, and the docs, install, unit, logrotate, Prometheus
-# and browser tests.  CI must stay under 30 minutes.
+# resets, the DNS flood, the docs, install, unit, logrotate, Prometheus and
+# browser tests, the namespaces of the transparent setup and the real squid
+# and tinyproxy parents (t_parent_chain runs parents under TSan).  CI must
+# stay under 30 minutes.
 TSAN_SKIP  := t_load_bigbody t_tunnel_bulk t_tunnel_copy t_tunnel_idle t_fault_origin_reset t_fault_client_rst \
               t_dns_flood t_docs_man t_docs_map t_install t_unit_security t_ops_logrotate t_mon_prometheus \
-              t_tunnel_ws_browser
+              t_tunnel_ws_browser t_transparent t_parent_peers
 TSAN_TESTS ?= $(filter-out $(TSAN_SKIP),$(basename $(notdir $(wildcard tests/e2e/t_*.sh))))
 tsan-test:
 	$(MAKE) deps-test

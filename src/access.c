@@ -93,7 +93,7 @@ static int port_is_listened(const struct config *cfg, unsigned port)
 /* Would connecting to dst reach one of sluice's own listeners?  Each is
  * bound to one family (IPv6 ones are V6ONLY): a wildcard one takes every
  * address of this host in its family, another its own address only. */
-static int is_loop(const struct session *s, const union sockaddr_any *dst)
+static inline __attribute__((always_inline)) int is_loop(const struct session *s, const union sockaddr_any *dst)
 {
 	const struct config *cfg = s->cfg;
 	uint16_t port = sockaddr_port(dst);
@@ -183,6 +183,50 @@ int access_check_request(struct session *s)
 	s->x.acl_ask = v == ACL_ASK_ADDR;
 	s->x.addr_check = s->x.acl_ask || port_is_listened(s->cfg, s->x.port);
 	return 0;
+}
+
+int access_check_hop_addr(struct session *s, const union sockaddr_any *dst, int *rule)
+{
+	if (s->x.parent) {
+		*rule = -1;
+		return is_loop(s, dst) ? 508 : 0;
+	}
+	return access_check_addr(s, dst, rule);
+}
+
+int access_check_parent_origin(struct session *s)
+{
+	union sockaddr_any a;
+	int rule, st;
+	s->x.origin_checked = 1;
+	if (route_parse_literal(s->x.host, s->x.port, &a) == 0) {
+		st = access_check_addr(s, &a, &rule);
+	} else {
+		/* no address (AF_UNSPEC): every dst ACL answers no */
+		memset(&a, 0, sizeof(a));
+		st = access_check_addr(s, &a, &rule);
+	}
+	if (st == 0)
+		return 0;
+	access_refuse(s, st, rule, a.sa.sa_family == AF_UNSPEC ? NULL : &a);
+	return -1;
+}
+
+int access_hop_check(const struct session *s)
+{
+	return s->x.parent ? port_is_listened(s->cfg, s->x.parent->port) : s->x.addr_check;
+}
+
+int access_route(struct session *s)
+{
+	const struct config *c = s->cfg;
+	if (c->route_policy == NULL)
+		return -1;
+	struct acl_request r;
+	fill_request(s, &r);
+	if (c->route_policy != c->policy)
+		r.conn = NULL; /* worked out against the access policy's ACLs */
+	return policy_route(c->route_policy, &r);
 }
 
 int access_check_addr(struct session *s, const union sockaddr_any *dst, int *rule)

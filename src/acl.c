@@ -374,6 +374,9 @@ void policy_free(struct policy *p)
 	}
 	for (uint32_t i = 0; i < p->nrules; i++)
 		free(p->rules[i].where);
+	for (uint32_t i = 0; i < p->nroutes; i++)
+		free(p->routes[i].where);
+	free(p->routes);
 	cidrs_free(&p->self);
 	free(p->acls);
 	free(p->terms);
@@ -450,32 +453,39 @@ static int acl_directive(struct policy *p, char *const *argv, int argc, const ch
 	return 0;
 }
 
-static int access_directive(struct policy *p, char *const *argv, int argc, const char *file, int line, char *err,
-			    size_t errlen)
+/* A rule over the ACLs named in names[0..n) ([!]NAME each), appended to
+ * *rules.  route: a route line's, which may not use dst ACLs. */
+static int add_rule(struct policy *p, struct rule **rules, uint32_t *nrules, uint32_t *cap, char *const *names,
+		    int n, int allow, int route, const char *file, int line, char *err, size_t errlen)
 {
-	if (argc < 3 || (strcmp(argv[1], "allow") != 0 && strcmp(argv[1], "deny") != 0)) {
-		snprintf(err, errlen, "http_access takes allow|deny [!]ACL...");
-		return -1;
-	}
 	uint32_t first = p->nterms;
-	for (int i = 2; i < argc; i++) {
-		int neg = argv[i][0] == '!';
-		const struct acl *a = find_acl(p, argv[i] + neg);
+	for (int i = 0; i < n; i++) {
+		int neg = names[i][0] == '!';
+		const struct acl *a = find_acl(p, names[i] + neg);
 		if (a == NULL) {
+			p->nterms = first;
 			snprintf(err, errlen, "unknown ACL \"%s\" (an ACL is defined before the rules that use it)",
-				 argv[i] + neg);
+				 names[i] + neg);
+			return -1;
+		}
+		if (route && a->type == A_DST) {
+			/* routes are chosen before any lookup: a parent resolves
+			 * the names it is sent itself */
+			p->nterms = first;
+			snprintf(err, errlen, "ACL \"%s\" is a dst ACL: a route is chosen before DNS (use dstdomain)",
+				 a->name);
 			return -1;
 		}
 		if (reserve((void **)&p->terms, p->nterms, &p->cap_terms, sizeof(struct term)) == -1)
 			goto oom;
-		if (a->type != A_SRC && a->type != A_LISTENER && a->type != A_ALL && a->type != A_DST)
+		if (!route && a->type != A_SRC && a->type != A_LISTENER && a->type != A_ALL && a->type != A_DST)
 			p->per_request = 1;
 		p->terms[p->nterms++] = (struct term){ (uint32_t)(a - p->acls), (uint8_t)neg };
 	}
-	if (reserve((void **)&p->rules, p->nrules, &p->cap_rules, sizeof(struct rule)) == -1)
+	if (reserve((void **)rules, *nrules, cap, sizeof(struct rule)) == -1)
 		goto oom;
-	struct rule *r = &p->rules[p->nrules];
-	r->allow = argv[1][0] == 'a';
+	struct rule *r = &(*rules)[*nrules];
+	r->allow = (uint8_t)allow;
 	r->first = first;
 	r->n = p->nterms - first;
 	r->wide = 0;
@@ -490,11 +500,33 @@ static int access_directive(struct policy *p, char *const *argv, int argc, const
 	}
 	if ((r->where = where_of(file, line)) == NULL)
 		goto oom;
-	p->nrules++;
+	(*nrules)++;
 	return 0;
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
+}
+
+static int access_directive(struct policy *p, char *const *argv, int argc, const char *file, int line, char *err,
+			    size_t errlen)
+{
+	if (argc < 3 || (strcmp(argv[1], "allow") != 0 && strcmp(argv[1], "deny") != 0)) {
+		snprintf(err, errlen, "http_access takes allow|deny [!]ACL...");
+		return -1;
+	}
+	return add_rule(p, &p->rules, &p->nrules, &p->cap_rules, argv + 2, argc - 2, argv[1][0] == 'a', 0, file,
+			line, err, errlen);
+}
+
+int policy_route_add(struct policy *p, char *const *names, int n, const char *file, int line, char *err,
+		     size_t errlen)
+{
+	return add_rule(p, &p->routes, &p->nroutes, &p->cap_routes, names, n, 1, 1, file, line, err, errlen);
+}
+
+uint32_t policy_nroutes(const struct policy *p)
+{
+	return p ? p->nroutes : 0;
 }
 
 int policy_directive(struct policy *p, char *const *argv, int argc, const char *file, int line, char *err,

@@ -277,6 +277,16 @@ enum acl_verdict policy_check_addr(const struct policy *p, const struct acl_pend
 	return ACL_DENY;
 }
 
+int policy_route(const struct policy *p, const struct acl_request *r)
+{
+	struct eval e;
+	eval_init(&e, p, r, NULL);
+	for (uint32_t i = 0; i < p->nroutes; i++)
+		if (match_rule(&e, &p->routes[i]) == 1) /* no dst ACL: never -1 */
+			return (int)i;
+	return -1;
+}
+
 int policy_per_request(const struct policy *p)
 {
 	return p->per_request;

@@ -76,6 +76,8 @@ struct policy {
 	uint32_t nterms, cap_terms;
 	struct rule *rules;
 	uint32_t nrules, cap_rules;
+	struct rule *routes;	/* route lines' conditions (policy_route_add) */
+	uint32_t nroutes, cap_routes;
 	struct cidrs self;	/* this host's interface addresses */
 	uint64_t costly;	/* of the first 64 ACLs, those that hash a name */
 	uint8_t per_request;	/* a rule looks at more than the connection and

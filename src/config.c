@@ -71,6 +71,9 @@ static atomic_uint live;
 
 void config_clear(struct config *c)
 {
+	if (c->route_policy != c->policy)
+		policy_free(c->route_policy);
+	c->route_policy = NULL;
 	policy_free(c->policy);
 	c->policy = NULL;
 	addrset_free(c->proxy_protocol_from);
@@ -94,11 +97,17 @@ int config_complete(struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "admin_allow: %s", why);
 		return -1;
 	}
-	if (policy_has_rules(c->policy))
+	int routes = policy_nroutes(c->policy) > 0;
+	if (policy_has_rules(c->policy)) {
+		c->route_policy = routes ? c->policy : NULL;
 		return 0;
+	}
 	/* ACLs without a rule using them change nothing: the built-in rules
-	 * apply, as with no acl line at all */
-	policy_free(c->policy);
+	 * apply, as with no acl line at all; route lines keep the file's ACLs */
+	if (routes)
+		c->route_policy = c->policy;
+	else
+		policy_free(c->policy);
 	c->policy = policy_defaults(err, errlen);
 	return c->policy ? 0 : -1;
 }
@@ -494,7 +503,7 @@ static int parse_listen_line(struct config *c, char *const *argv, int argc, cons
 static const char *const special_names[] = { "listen", "proxy_protocol_from", "admin", "admin_allow",
 					     "connect_ports", "workers",
 					     "resolver", "access_log_format", "log_level", "tunnel_splice",
-					     "acl", "http_access" };
+					     "acl", "http_access", "parent", "route", "route_default" };
 
 const char *config_directive_name(size_t i)
 {
@@ -697,6 +706,15 @@ int config_parse(struct config *c, const char *text, const char *name, char *err
 			    policy_directive(c->policy, argv, argc, name, lineno, why, sizeof(why)) == -1) {
 				snprintf(err, errlen, "%s:%d: %s: %s", name, lineno, argv[0],
 					 c->policy ? why : "out of memory");
+				return -1;
+			}
+			continue;
+		}
+		if (strcmp(argv[0], "parent") == 0 || strcmp(argv[0], "route") == 0 ||
+		    strcmp(argv[0], "route_default") == 0) {
+			char why[4200];
+			if (config_route_directive(c, argv, argc, name, lineno, why, sizeof(why)) == -1) {
+				snprintf(err, errlen, "%s:%d: %s: %s", name, lineno, argv[0], why);
 				return -1;
 			}
 			continue;

@@ -583,6 +583,65 @@ int http_write_request(struct buf *out, const struct http_head *h, const struct 
 	return finish(&w, mark);
 }
 
+/* Where the target and the Host value sit in a head http_write_request
+ * wrote: "METHOD SP target SP HTTP/1.1 CRLF Host: value CRLF". */
+static int request_layout(const struct buf *b, uint32_t *target, uint32_t *host, uint32_t *host_len)
+{
+	const char *d = b->data + b->start, *end = b->data + b->end;
+	const char *sp = memchr(d, ' ', (size_t)(end - d));
+	const char *crlf = sp ? memmem(sp, (size_t)(end - sp), "\r\n", 2) : NULL;
+	if (crlf == NULL || end - crlf < 8 || memcmp(crlf, "\r\nHost: ", 8) != 0)
+		return -1;
+	const char *hv = crlf + 8, *hend = memmem(hv, (size_t)(end - hv), "\r\n", 2);
+	if (hend == NULL)
+		return -1;
+	*target = (uint32_t)(sp + 1 - b->data);
+	*host = (uint32_t)(hv - b->data);
+	*host_len = (uint32_t)(hend - hv);
+	return 0;
+}
+
+int http_request_for_parent(struct buf *b, const char *authority, const char *auth, uint32_t *prefix)
+{
+	uint32_t t, hv, hl, al = (uint32_t)strlen(auth);
+	if (request_layout(b, &t, &hv, &hl) == -1 || b->end - b->start < 4)
+		return -1;
+	uint32_t authl = authority ? (uint32_t)strlen(authority) : hl;
+	int star = b->data[t] == '*' && b->data[t + 1] == ' ';
+	uint32_t grow = 7 + authl - (uint32_t)star;
+	if ((size_t)b->cap - b->end < (size_t)grow + al)
+		return -1;
+	/* auth before the blank line, then the target's prefix */
+	char *blank = b->data + b->end - 2;
+	memmove(blank + al, blank, 2);
+	memcpy(blank, auth, al);
+	b->end += al;
+	char *tp = b->data + t;
+	memmove(tp + grow + star, tp + star, b->end - t - (uint32_t)star);
+	memcpy(tp, "http://", 7);
+	/* (the Host value moved by grow too) */
+	memcpy(tp + 7, authority ? authority : b->data + hv + grow, authl);
+	b->end += grow;
+	b->parsed = b->end;
+	*prefix = 7 + authl;
+	return 0;
+}
+
+void http_request_for_origin(struct buf *b, uint32_t prefix, uint32_t auth_len)
+{
+	const char *sp = memchr(b->data + b->start, ' ', b->end - b->start);
+	uint32_t t = (uint32_t)(sp + 1 - b->data);
+	uint32_t star = b->data[t + prefix] == ' '; /* an origin-form target is never empty */
+	if (star)
+		b->data[t] = '*';
+	memmove(b->data + t + star, b->data + t + prefix, b->end - (t + prefix));
+	b->end -= prefix - star;
+	char *blank = b->data + b->end - 2 - auth_len;
+	memmove(blank, blank + auth_len, 2);
+	b->end -= auth_len;
+	b->parsed = b->end;
+}
+
 int http_write_response(struct buf *out, const struct http_head *h, const char *via_name,
 			enum http_conn_mode mode)
 {

@@ -133,9 +133,13 @@ void record_write(struct session *s)
 		[HIER_NONE] = "HIER_NONE",
 		[HIER_DIRECT] = "HIER_DIRECT",
 		[HIER_ORIGINAL_DST] = "ORIGINAL_DST",
+		[HIER_FIRSTUP_PARENT] = "FIRSTUP_PARENT",
+		[HIER_DEFAULT_PARENT] = "DEFAULT_PARENT",
 	};
-	char peer[80] = "-";
-	if (r->hier != HIER_NONE)
+	char peer[256] = "-";
+	if (r->peer_name)
+		snprintf(peer, sizeof(peer), "%s", r->peer_name); /* a parent: its host as configured */
+	else if (r->hier != HIER_NONE)
 		log_host(&r->peer.sa, peer, sizeof(peer));
 	struct access_entry e = {
 		.end_ms = r->start_wall + elapsed,

@@ -14,7 +14,9 @@
 #include "sluice/expo.h"
 #include "sluice/json.h"
 #include "sluice/topk.h"
+#include "sluice/loop.h"
 #include "sluice/metrics.h"
+#include "sluice/parent.h"
 #include "sluice/service.h"
 #include "sluice/session.h"
 #include "sluice/worker.h"
@@ -235,6 +237,31 @@ static void service(struct expo *e, const struct worker *ws, int n)
 	expo_sample_u64(e, "sluice_build_info", build, 1);
 }
 
+/* Each parent named since the start (a reload that drops one keeps its
+ * counts): its requests, failed connections, and whether it is up. */
+static void parents(struct expo *e, const struct worker *ws, int n)
+{
+	if (parent_slot_name(0) == NULL)
+		return; /* no parent was ever configured */
+	static const char *const fam[][2] = {
+		{ "sluice_parent_requests_total", "Exchanges and tunnels sent to a parent proxy." },
+		{ "sluice_parent_failures_total", "Connections to a parent proxy that were refused, failed or timed out." },
+		{ "sluice_parent_up", "1 when a parent proxy is up; 0 while it is held down after failures." },
+	};
+	uint64_t now = loop_clock_ms();
+	for (int f = 0; f < 3; f++) {
+		expo_family(e, fam[f][0], f == 2 ? EXPO_GAUGE : EXPO_COUNTER, fam[f][1]);
+		const char *name;
+		for (int slot = 0; (name = parent_slot_name(slot)) != NULL; slot++) {
+			const char *l[] = { "parent", name, NULL };
+			uint64_t v = f == 0   ? SUM(m.parent_requests[slot])
+				     : f == 1 ? SUM(m.parent_failures[slot])
+					      : (uint64_t)!parent_down(slot, now);
+			expo_sample_u64(e, fam[f][0], l, v);
+		}
+	}
+}
+
 /* --- the process (the client libraries' standard names) --------------------------------- */
 
 static void process(struct expo *e)
@@ -293,6 +320,7 @@ void scrape_render(struct expo *e)
 	causes(e, ws, n);
 	dns_and_pool(e, ws, n);
 	service(e, ws, n);
+	parents(e, ws, n);
 	process(e);
 }
 

@@ -349,7 +349,8 @@ static int server_write(struct session *s)
 {
 	if (s->state != S_FORWARD || !s->server.wr || s->up == NULL || s->server.wdone)
 		return 0;
-	struct buf *body = s->client.in;
+	/* a CONNECT to a parent: the client's bytes wait for its answer */
+	struct buf *body = s->x.via_connect ? NULL : s->client.in;
 	uint32_t hlen = s->rhead->end - s->x.rhead_sent;
 	ssize_t n = side_write(s, &s->server, s->rhead->data + s->x.rhead_sent, hlen, body);
 	if (n == -1 || n == 0)
@@ -509,7 +510,9 @@ static uint64_t deadline(const struct session *s)
 	case S_CONNECT:
 		return s->phase_start + c->connect_timeout;
 	case S_FORWARD:
-		if (exchange_request_sent(s) && !s->x.res_head_done)
+		/* (a CONNECT to a parent is sent while the client's first
+		 * bytes wait for its answer) */
+		if ((exchange_request_sent(s) || s->x.via_connect) && !s->x.res_head_done)
 			return s->last_active + c->response_timeout;
 		return s->last_active + c->idle_timeout;
 	case S_REPLY:
@@ -561,7 +564,7 @@ static void on_timer(struct timer *t)
 		proxy_auth_timeout(s);
 		break;
 	case S_RESOLVE:
-		exchange_error(s, 504, "DNS lookup timed out");
+		route_resolve_timeout(s);
 		break;
 	case S_CONNECT:
 		route_connect_timeout(s);

@@ -48,6 +48,7 @@
 #include "sluice/dns.h"
 #include "sluice/http.h"
 #include "sluice/loop.h"
+#include "sluice/parent.h"
 #include "sluice/session.h"
 #include "sluice/tls_hello.h"
 #include "sluice/tunnel.h"
@@ -86,7 +87,7 @@ enum tunnel_kind { T_NONE, T_CONNECT, T_UPGRADE, T_TLS };
 enum parse_event { EV_NONE, EV_HEAD };
 
 /* Where the request went, as the access log's hierarchy field says it. */
-enum hier { HIER_NONE, HIER_DIRECT, HIER_ORIGINAL_DST };
+enum hier { HIER_NONE, HIER_DIRECT, HIER_ORIGINAL_DST, HIER_FIRSTUP_PARENT, HIER_DEFAULT_PARENT };
 
 /* One end of a session: the client, or the server it was routed to.  Both
  * are read, written and woken by the same code. */
@@ -129,6 +130,7 @@ struct record {
 	uint8_t denied;			/* ... refusing it by the access rules */
 	uint8_t logged;			/* the line was written */
 	union sockaddr_any peer;	/* the server's address, unless HIER_NONE */
+	const char *peer_name;		/* a parent's host as configured, or NULL */
 	char ctype[64];			/* the response's Content-Type */
 	uint64_t bytes_up;		/* sent to the server */
 	/* the timing breakdown, for the JSON log only (record_phase): us */
@@ -170,6 +172,22 @@ struct exchange {
 	uint64_t head_start;		/* loop ms the request head began */
 	int naddrs, addr_idx;		/* addrs: in the order tried (route.c) */
 	uint8_t pool_ok;		/* route_request may take a pooled connection */
+	/* the ways out (route.c): parents and direct, in the order tried */
+	uint8_t nhops, hop;		/* nhops 0: direct, no parent configured */
+	uint8_t hops[PARENT_HOPS_MAX];	/* config.parents indices, or PARENT_DIRECT */
+	uint8_t hier_default;		/* route_default chose them */
+	uint8_t hop_check;		/* check each address of this hop (access.c) */
+	uint8_t origin_checked;		/* access_check_parent_origin was asked */
+	/* a redirected client's name (Host, SNI) is sent to a parent only when
+	 * it resolves to the original destination; else that address */
+	uint8_t name_checked, by_name, verifying;
+	uint8_t rstar;			/* rhead's target was "*" */
+	uint8_t via_connect;		/* a CONNECT went to a parent: its answer awaited */
+	uint8_t rform_parent;		/* rhead is in a parent's form: */
+	uint32_t rprefix, rauth;	/* ... the bytes it grew by (http_request_for_parent) */
+	const struct parent_cfg *parent;/* this hop's parent; NULL: direct */
+	const char *dhost;		/* where this hop connects: x.host or a parent's */
+	uint16_t dport;
 	int connect_errno;
 	struct body req_body, res_body;	/* how each body is framed (body.c) */
 	struct record rec;
@@ -304,8 +322,13 @@ int exchange_waiting_for_client(const struct session *s);
  * address, the DNS cache or a lookup; then connect.  Ends in S_FORWARD,
  * S_RESOLVE, S_CONNECT or a local error. */
 void route_request(struct session *s, int allow_pool);
+/* A stale pooled connection failed the request before any answer: the
+ * same way out again, on a new connection. */
+void route_retry(struct session *s);
 /* S_CONNECT saw the socket writable or failed: go on, or try the next address. */
 void route_connect_event(struct session *s);
+/* S_RESOLVE's deadline passed: the next way out, or 504. */
+void route_resolve_timeout(struct session *s);
 /* S_CONNECT's deadline passed: the next address, or 504. */
 void route_connect_timeout(struct session *s);
 /* An IPv4 or IPv6 literal with port; 0, or -1 when host is a name. */
@@ -337,6 +360,18 @@ int access_check_request(struct session *s);
  * status refusing it (403, 508) and the deciding rule in *rule.  Only
  * needed when x.addr_check. */
 int access_check_addr(struct session *s, const union sockaddr_any *dst, int *rule);
+/* The same for an address of the current hop: a parent's is checked only
+ * against the loop guard (the rules are about the origin). */
+int access_check_hop_addr(struct session *s, const union sockaddr_any *dst, int *rule);
+/* A request going to a parent, when the rules' answer depends on the
+ * destination's address: a literal target is checked as it is; a name is
+ * not looked up (the parent resolves it), so dst ACLs match it never.  0
+ * to go on, -1 after answering 403 (or 508). */
+int access_check_parent_origin(struct session *s);
+/* Must each address of this hop be checked? */
+int access_hop_check(const struct session *s);
+/* The route line the request matches (config.routes index), or -1. */
+int access_route(struct session *s);
 /* Answer status (403, 508) for what access_check_* refused, and log why. */
 void access_refuse(struct session *s, int status, int rule, const union sockaddr_any *dst);
 

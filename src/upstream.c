@@ -388,6 +388,17 @@ static int key_is_literal(const char *key)
 	return inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
 }
 
+/* The key as the pool keeps it: lower case, cut to fit. */
+static void set_key(struct upstream *u, const char *key)
+{
+	size_t klen = strlen(key);
+	if (klen >= sizeof(u->key))
+		klen = sizeof(u->key) - 1;
+	for (size_t i = 0; i < klen; i++)
+		u->key[i] = (char)tolower((unsigned char)key[i]);
+	u->key[klen] = '\0';
+}
+
 struct upstream *upstream_connect(struct upstream_pool *p, const union sockaddr_any *addr,
 				  const char *key, upstream_cb cb, void *owner)
 {
@@ -417,11 +428,7 @@ struct upstream *upstream_connect(struct upstream_pool *p, const union sockaddr_
 	u->owner = owner;
 	u->cb = cb;
 	u->addr = *addr;
-	size_t klen = strlen(key);
-	if (klen >= sizeof(u->key))
-		klen = sizeof(u->key) - 1;
-	for (size_t i = 0; i < klen; i++)
-		u->key[i] = (char)tolower((unsigned char)key[i]);
+	set_key(u, key);
 	u->hash = hash_name(u->key);
 	u->literal = key_is_literal(u->key);
 	if (loop_add(p->loop, &u->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP, 1) == -1) {
@@ -524,13 +531,23 @@ static int idle_ok(struct upstream *u, int drained)
 	return 0;
 }
 
-int upstream_pin(struct upstream *u, int drained, upstream_cb idle_cb, void *owner)
+int upstream_pin(struct upstream *u, const char *key, int drained, upstream_cb idle_cb, void *owner)
 {
 	if (idle_ok(u, drained) == -1)
 		return -1;
+	if (key) { /* (not in the pool: no chain to move it in) */
+		set_key(u, key);
+		u->hash = hash_name(u->key);
+		u->literal = key_is_literal(u->key);
+	}
 	u->cb = idle_cb;
 	u->owner = owner;
 	return 0;
+}
+
+int upstream_key_is(const struct upstream *u, const char *key)
+{
+	return strcasecmp(u->key, key) == 0;
 }
 
 int upstream_unpin(struct upstream *u, const char *key, upstream_cb cb, void *owner)

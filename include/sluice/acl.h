@@ -127,6 +127,20 @@ const char *policy_rule_where(const struct policy *p, int rule);
  * interface's as of when the policy was built)? */
 int policy_addr_is_self(const struct policy *p, const struct sockaddr *a);
 
+/* --- route lines ------------------------------------------------------------------ */
+
+/* Route rules: the conditions of "route WHERE [!]ACL..." lines, over the
+ * same ACLs, in their own list; what each leads to is the caller's
+ * (config.c).  Add one over names[0..n) ([!]NAME each; none: every
+ * request) read at file:line.  A dst ACL is refused: routes are chosen
+ * before DNS.  0, or -1 with the reason in err. */
+int policy_route_add(struct policy *p, char *const *names, int n, const char *file, int line, char *err,
+		     size_t errlen);
+uint32_t policy_nroutes(const struct policy *p);
+/* The index of the first route rule r matches, or -1 (r->conn may be NULL;
+ * if not, worked out against this policy). */
+int policy_route(const struct policy *p, const struct acl_request *r);
+
 /* --- address sets ----------------------------------------------------------------- */
 
 /* A set of CIDRs, matched like a src ACL (one hash per prefix length), for

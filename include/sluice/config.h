@@ -31,6 +31,9 @@
 #define CONFIG_MAX_CONNECT_PORTS 32
 #define CONFIG_MAX_VALUES 256		/* values on one line (acl lists) */
 #define CONFIG_MAX_HEADERS_LIMIT 1000	/* the largest max_headers a config may set */
+#define CONFIG_MAX_PARENTS 16
+#define CONFIG_MAX_ROUTES 64
+#define CONFIG_PARENT_AUTH_MAX 400	/* "Proxy-Authorization: Basic ...\r\n" */
 
 /* What arrives on a listener. */
 enum listen_kind {
@@ -51,6 +54,26 @@ struct listen_cfg {
 	char text[80];		/* as written, for logs */
 	struct sockaddr_storage bound;	/* as bound (port 0 made a port): the
 					   loop guard (acceptor.c fills it) */
+};
+
+/* parent NAME HOST:PORT [login=USER:PASSWORD] [weight=N] */
+struct parent_cfg {
+	char name[32];
+	char host[256];		/* a name or a literal (IPv6 without brackets) */
+	uint16_t port;
+	uint32_t weight;	/* >= 1 */
+	int slot;		/* its health and counters (parent.h) */
+	uint32_t name_hash;	/* for sticky routes */
+	char auth[CONFIG_PARENT_AUTH_MAX]; /* the header line sent to it, or "" */
+};
+
+/* route NAME[,NAME...]|direct [!]ACL... [sticky] [fallback direct], and
+ * route_default: where the requests a route line matches go. */
+struct route_cfg {
+	uint8_t nparents;	/* 0: direct */
+	uint8_t parent[CONFIG_MAX_PARENTS]; /* indices into config.parents */
+	uint8_t sticky;		/* by destination name, not by weight */
+	uint8_t fallback_direct;/* direct when no parent could be reached */
 };
 
 struct config {
@@ -114,6 +137,19 @@ struct config {
 	 * config_complete, never NULL: the built-in rules when the file has
 	 * no http_access line.  Owned by the config, freed with it. */
 	struct policy *policy;
+
+	/* parent proxies and the route lines choosing them (route i is the
+	 * policy's route rule i); with no parent line, everything is direct */
+	struct parent_cfg parents[CONFIG_MAX_PARENTS];
+	int nparents;
+	struct route_cfg routes[CONFIG_MAX_ROUTES];
+	int nroutes;
+	struct route_cfg route_default;	/* what no route line matched */
+	uint8_t has_route_default;	/* (given once at most) */
+	/* the policy holding the route lines' rules and ACLs: the same as
+	 * policy, or (when the file has no http_access line and the built-in
+	 * rules replaced its policy) the file's own; NULL without route lines */
+	struct policy *route_policy;
 
 	atomic_uint refs;		/* snapshots only: config.c's bookkeeping */
 };
@@ -187,6 +223,15 @@ void config_keep_restart_only(struct config *nw, const struct config *old, char 
 /* The i-th directive name the parser accepts, from 0 until NULL (the
  * test that every one is documented). */
 const char *config_directive_name(size_t i);
+
+/* --- parent and route lines (config_route.c) ------------------------------------ */
+
+/* Apply a "parent", "route" or "route_default" line (argv[0] is its name)
+ * read at file:line.  0, or -1 with the reason in err. */
+int config_route_directive(struct config *c, char *const *argv, int argc, const char *file, int line, char *err,
+			   size_t errlen);
+/* The parent named name, or NULL. */
+const struct parent_cfg *config_parent(const struct config *c, const char *name);
 
 /* May CONNECT reach this port? */
 int config_connect_port_allowed(const struct config *c, unsigned port);

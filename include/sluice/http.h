@@ -179,6 +179,17 @@ size_t http_host_value(const struct http_target *t, char *dst, size_t room);
 int http_write_request(struct buf *out, const struct http_head *h, const struct http_target *t,
 		       const char *via_name, int max_forwards_dec);
 
+/* A head http_write_request wrote (alone in b, from b->start) turned into
+ * the form a parent proxy takes (RFC 9112 3.2.2): the target in
+ * absolute-form, "http://" and authority (NULL: the Host value) before the
+ * origin-form target ("*" becomes nothing: 3.2.4), and auth (header lines
+ * ending in CRLF; "" for none) last.  *prefix gets the bytes put before the
+ * origin-form target ("http://" and the authority).  0, or -1 when it does
+ * not fit (b unchanged). */
+int http_request_for_parent(struct buf *b, const char *authority, const char *auth, uint32_t *prefix);
+/* Undo http_request_for_parent (prefix, and auth's length). */
+void http_request_for_origin(struct buf *b, uint32_t prefix, uint32_t auth_len);
+
 /* Client-side connection handling for a response head. */
 enum http_conn_mode {
 	HTTP_CONN_AS_IS,	/* HTTP/1.1 client staying open: nothing to add */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "sluice/expo.h"
+#include "sluice/parent.h"
 #include "sluice/stats.h"
 
 /* Request methods as counted: the common ones by name, the rest as one. */
@@ -54,6 +55,8 @@ struct worker_metrics {
 	stat_t pool_hits, pool_misses, pool_stale_retries;
 	stat_t loop_lag_ms;			/* the tick's lateness, the most of the last 10 */
 	stat_t states[16];			/* sessions per state (session_int.h enum state) */
+	stat_t parent_requests[PARENT_SLOTS];	/* exchanges sent to each parent (parent.h slots) */
+	stat_t parent_failures[PARENT_SLOTS];	/* connections to it that failed */
 
 	atomic_uint ncauses;
 	struct metrics_cause causes[METRICS_CAUSES_MAX];

@@ -32,7 +32,7 @@
 #include "sluice/dns.h"
 #include "sluice/loop.h"
 
-#define UPSTREAM_KEY_MAX 272
+#define UPSTREAM_KEY_MAX 304 /* a parent's pinned key: 1, name:port, 1, host:port */
 
 struct upstream;
 struct upstream_pool;
@@ -99,13 +99,16 @@ void upstream_release(struct upstream *u, int drained);
  * authentication (NTLM, Negotiate) serves that client alone and never
  * enters the pool.  upstream_pin keeps a healthy connection for owner
  * between requests (drained as for upstream_release); its events go to
- * idle_cb, which should close it on any arrival.  Returns 0, or -1 when
+ * idle_cb, which should close it on any arrival; key (NULL: the one it
+ * has) is what it serves from then on.  Returns 0, or -1 when
  * bytes were waiting on it (it is closed then).  upstream_unpin takes it up
  * again for a request to key: 0 with cb and owner set; 1 when it serves
  * another key (left as it was); -1 when an event for it is still queued in
  * this batch (stale: the caller closes it). */
-int upstream_pin(struct upstream *u, int drained, upstream_cb idle_cb, void *owner);
+int upstream_pin(struct upstream *u, const char *key, int drained, upstream_cb idle_cb, void *owner);
 int upstream_unpin(struct upstream *u, const char *key, upstream_cb cb, void *owner);
+/* Does u serve key? */
+int upstream_key_is(const struct upstream *u, const char *key);
 
 /* Close the socket now, free the object at the next upstream_reap(). */
 void upstream_close(struct upstream *u);

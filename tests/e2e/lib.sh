@@ -78,14 +78,7 @@ start_origin() {
 # start_sluice [CONFIG LINES...]: a sluice on a kernel-chosen loopback port,
 # access log in $T/access.log; sets SLUICE_PORT, SLUICE_PID, PROXY.
 start_sluice() {
-	{
-		echo "listen 127.0.0.1:0"
-		echo "workers 2"
-		echo "access_log $T/access.log"
-		echo "error_log stderr"
-		local line
-		for line in "$@"; do echo "$line"; done
-	} >"$T/sluice.conf"
+	sluice_conf "$T/sluice.conf" "$T/access.log" "$@"
 	: >"$T/sluice.err"
 	"$SLUICE" -c "$T/sluice.conf" 2>>"$T/sluice.err" &
 	SLUICE_PID=$!
@@ -93,6 +86,20 @@ start_sluice() {
 	wait_for 10 grep -q "listening on 127.0.0.1:" "$T/sluice.err" || fail "sluice did not start"
 	SLUICE_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/sluice.err" | head -n1)
 	PROXY="http://127.0.0.1:$SLUICE_PORT"
+}
+
+# sluice_conf FILE ACCESSLOG [CONFIG LINES...]: the tests' config: a
+# kernel-chosen loopback port, 2 workers, errors to stderr, then the lines.
+sluice_conf() {
+	local file=$1 alog=$2 line
+	shift 2
+	{
+		echo "listen 127.0.0.1:0"
+		echo "workers 2"
+		echo "access_log $alog"
+		echo "error_log stderr"
+		for line in "$@"; do echo "$line"; done
+	} >"$file"
 }
 
 # start_sluice_files ACCESS ERRLOG: as start_sluice, but both logs are the
@@ -108,6 +115,50 @@ start_sluice_files() {
 		fail "sluice did not start: $(cat "$2" "$T/sluice.err" 2>/dev/null)"
 	SLUICE_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | head -n1)
 	PROXY="http://127.0.0.1:$SLUICE_PORT"
+}
+
+# start_sluice_as TAG [CONFIG LINES...]: another sluice beside start_sluice's
+# (a parent proxy, a second hop): config $T/sluice-TAG.conf, access log
+# $T/access-TAG.log, stderr $T/sluice-TAG.err (scanned for sanitizer reports
+# like the first's); sets SLUICE_AS_PORT and SLUICE_AS_PID.
+start_sluice_as() {
+	local tag=$1
+	shift
+	sluice_conf "$T/sluice-$tag.conf" "$T/access-$tag.log" "$@"
+	: >"$T/sluice-$tag.err"
+	"$SLUICE" -c "$T/sluice-$tag.conf" 2>>"$T/sluice-$tag.err" &
+	SLUICE_AS_PID=$!
+	PIDS+=("$SLUICE_AS_PID")
+	wait_for 10 grep -q "listening on 127.0.0.1:" "$T/sluice-$tag.err" ||
+		fail "sluice $tag did not start: $(tail -n 3 "$T/sluice-$tag.err")"
+	SLUICE_AS_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/sluice-$tag.err" | head -n1)
+}
+
+# silent_listener: a 127.0.0.1 port that never completes a handshake (a
+# listener that never accepts, its queue filled, so the kernel drops further
+# SYNs: connects to it time out); sets SILENT_PORT.
+silent_listener() {
+	perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0", ReuseAddr => 1) or die "listen: $@";
+		open(my $f, ">", $ARGV[0]) or die; print $f $s->sockport, "\n"; close $f;
+		sleep 600;' "$T/silent.port" 2>"$T/silent.err" &
+	PIDS+=($!)
+	wait_for 5 test -s "$T/silent.port" || fail "silent listener did not start: $(cat "$T/silent.err")"
+	SILENT_PORT=$(cat "$T/silent.port")
+	local i
+	for i in 1 2 3 4 5 6; do
+		_silent_full && break
+		timeout 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SILENT_PORT && sleep 60" 2>/dev/null &
+		PIDS+=($!)
+		sleep 0.2 # lets the holder connect before the next probe (a bounded poll)
+	done
+	_silent_full || fail "the silent listener still completes handshakes"
+}
+_silent_full() { ! timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SILENT_PORT" 2>/dev/null; }
+
+# free_port: a loopback port nothing listens on (it was free a moment ago).
+free_port() {
+	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1)->sockport, "\n"'
 }
 
 # stop_sluice: SIGTERM and wait, so the access log is flushed.

@@ -93,3 +93,35 @@ read_resp || fail "C: no answer"
 expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 401 Unauthorized|log in" "a third client after both left"
 conn_close
 ok "pinned server connections close with their clients; nobody inherits a login"
+
+# --- through parent proxies -------------------------------------------------------------------
+# The login lives on sluice's connection to the parent (which pins its own
+# connection to the origin in turn): the next requests must take that
+# connection, through that parent, whichever parent the weights would pick,
+# and a request to another origin in between must not take it.
+NTLM_PORT=$ORIGIN_PORT
+start_sluice_as parent "workers 1"
+start_origin
+OTHER_PORT=$ORIGIN_PORT
+ORIGIN_PORT=$NTLM_PORT
+start_sluice_as child "workers 1" "parent x 127.0.0.1:$SLUICE_AS_PORT" "parent y 127.0.0.1:$SLUICE_AS_PORT" \
+	"route_default x,y"
+SLUICE_PORT=$SLUICE_AS_PORT
+conn_open
+request GET /p1 "Authorization: NTLM negotiate"
+read_resp || fail "through parents: no answer to the first step"
+expect_eq "$R_STATUS|$(hdr WWW-Authenticate)" "HTTP/1.1 401 Unauthorized|NTLM challenge" "through parents: the challenge"
+request GET /p2 "Authorization: NTLM carol"
+read_resp || fail "through parents: no answer to the login"
+expect_eq "$R_STATUS" "HTTP/1.1 200 OK" "through parents: logged in"
+conn_p=${R_BODY##* }
+ORIGIN_PORT=$OTHER_PORT request GET /bytes/5
+read_resp || fail "through parents: no answer from the other origin"
+expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|abcde" "through parents: another origin in between"
+for p in /p3 /p4; do
+	request GET "$p"
+	read_resp || fail "through parents: no answer to $p"
+	expect_eq "$R_STATUS|$R_BODY" "HTTP/1.1 200 OK|hello carol on connection $conn_p" "through parents: $p"
+done
+conn_close
+ok "through two parents: the login's connection (and its parent) serves the client's next requests"

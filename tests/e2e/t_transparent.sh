@@ -11,7 +11,9 @@
 # plain HTTP reaches the original destination with sluice's Via (not where
 # Host points), bodies intact, keep-alive; TLS is relayed undecrypted with the
 # SNI name in the access log; a direct (not redirected) connection to a
-# transparent port gets 508 (HTTP) or is closed (TLS) and does not loop.
+# transparent port gets 508 (HTTP) or is closed (TLS) and does not loop;
+# and through a parent proxy (a second sluice in the gateway): HTTP in
+# absolute form, TLS as CONNECT to its SNI name, or to the address without one.
 # Needs root, ip and iptables/ip6tables; skips without them.
 . "$(dirname "$0")/lib.sh"
 
@@ -354,3 +356,82 @@ ok "transparent listeners: dstdomain on Host (403) and on SNI (TLS access_denied
 sluice_alive || fail "sluice (with rules) died"
 stop_sluice
 untrack "$SLUICE_PID"
+
+# --- through a parent proxy ---------------------------------------------------------------------
+# The gateway's sluice sends everything on to a parent (a second sluice in the
+# gateway, on 127.0.0.1:3140): redirected HTTP in absolute form, redirected
+# TLS as CONNECT SNI-name:443 (the parent resolves secure.test through a
+# dnsmasq of its own in the gateway), or CONNECT address:443 without an SNI.
+cat >"$T/gw2.hosts" <<HOSTS
+10.200.2.2 secure.test
+HOSTS
+ip netns exec "$NS_G" dnsmasq --keep-in-foreground --user=root --port=5353 --listen-address=127.0.0.1 \
+	--bind-interfaces --no-resolv --no-hosts --no-poll --addn-hosts="$T/gw2.hosts" --local=/test/ \
+	--log-queries --log-facility="$T/gw2-dns.log" --pid-file="$T/gw2-dns.pid" 2>"$T/gw2-dns.err" &
+PIDS+=($!)
+wait_for 5 grep -q "started" "$T/gw2-dns.log" || fail "the parent's dnsmasq did not start: $(cat "$T/gw2-dns.err")"
+cat >"$T/parent.conf" <<PCONF
+listen 127.0.0.1:3140
+workers 1
+access_log $T/access-parent.log
+error_log stderr
+resolver 127.0.0.1:5353
+via_name parent
+connect_ports 443
+acl gw src 127.0.0.1
+http_access allow gw
+PCONF
+ip netns exec "$NS_G" "$SLUICE" -c "$T/parent.conf" 2>"$T/sluice-parent.err" &
+PIDS+=($!)
+wait_for 10 grep -q "listening on 127.0.0.1:3140" "$T/sluice-parent.err" || fail "parent did not start: $(cat "$T/sluice-parent.err")"
+# (sluice checks a name the client gave against where it was going, with the
+# same DNS: a name that leads elsewhere is replaced by the address)
+{ cat "$T/sluice.conf"; echo "parent gw2 127.0.0.1:3140"; echo "route_default gw2"; echo "resolver 127.0.0.1:5353"; } \
+	>"$T/via.conf"
+: >"$T/sluice.err"
+: >"$T/access.log"
+ip netns exec "$NS_G" "$SLUICE" -c "$T/via.conf" 2>>"$T/sluice.err" &
+SLUICE_PID=$!
+PIDS+=("$SLUICE_PID")
+wait_for 10 lines_ge 5 "listening on " "$T/sluice.err" || fail "sluice (via a parent) did not open its 5 listeners"
+
+in_c curl -sS -m 10 -o "$T/echo" -w '%{http_code}' "http://10.200.2.2/echo" >"$T/code" 2>"$T/curl.err" \
+	|| fail "transparent HTTP via the parent: $(cat "$T/curl.err")"
+expect_eq "$(cat "$T/code")" 200 "transparent HTTP via the parent"
+expect_eq "$(grep -i '^via:' "$T/echo" | tr -d '\r' | paste -sd' ')" "Via: 1.1 sluice Via: 1.1 parent" \
+	"Via at the origin (both hops)"
+wait_for 5 grep -q "GET http://10.200.2.2/echo - HIER_DIRECT/10.200.2.2" "$T/access-parent.log" ||
+	fail "the parent did not get the request in absolute form: $(cat "$T/access-parent.log")"
+access_log_has "GET http://10.200.2.2/echo - DEFAULT_PARENT/127.0.0.1 " ||
+	fail "transparent HTTP via the parent not logged so: $(cat "$T/access.log")"
+tls_check 10.200.2.2 4 "transparent TLS via the parent"
+wait_for 10 grep -q "TCP_TUNNEL/200 .* CONNECT secure\.test:443 .*HIER_DIRECT/10.200.2.2" "$T/access-parent.log" ||
+	fail "the parent was not asked for CONNECT secure.test:443: $(cat "$T/access-parent.log")"
+wait_for 10 grep -q "TCP_TUNNEL/200 .* CONNECT secure\.test:443 - DEFAULT_PARENT/127.0.0.1 .*sni=secure\.test" "$T/access.log" ||
+	fail "transparent TLS via the parent not logged so: $(cat "$T/access.log")"
+in_c timeout 10 openssl s_client -connect 10.200.2.2:443 -noservername -CAfile "$T/cert.pem" </dev/null \
+	>"$T/nosni.out" 2>&1
+grep -q "CN = secure.test" "$T/nosni.out" || fail "TLS without SNI via the parent: $(tail -n 5 "$T/nosni.out")"
+wait_for 10 grep -q "CONNECT 10.200.2.2:443 .*HIER_DIRECT/10.200.2.2" "$T/access-parent.log" ||
+	fail "without SNI, the parent was not asked for the address: $(cat "$T/access-parent.log")"
+# a name that leads where the client was going is what the parent gets
+in_c curl -sS -m 10 -H 'Host: secure.test' -o /dev/null -w '%{http_code}' "http://10.200.2.2/echo" >"$T/code" \
+	2>"$T/curl.err" || fail "Host: secure.test via the parent: $(cat "$T/curl.err")"
+expect_eq "$(cat "$T/code")" 200 "Host: secure.test via the parent"
+wait_for 5 grep -q "GET http://secure.test/echo - HIER_DIRECT/10.200.2.2" "$T/access-parent.log" ||
+	fail "Host: secure.test: $(tail -n 2 "$T/access-parent.log")"
+# a Host or SNI that leads elsewhere (or nowhere) cannot steer the parent: it gets the address
+in_c curl -sS -m 10 -H 'Host: 127.0.0.1:9' -o /dev/null -w '%{http_code}' "http://10.200.2.2/echo?lie" >"$T/code" \
+	2>"$T/curl.err" || fail "Host: 127.0.0.1:9 via the parent: $(cat "$T/curl.err")"
+expect_eq "$(cat "$T/code")" 200 "Host: 127.0.0.1:9 via the parent"
+wait_for 5 grep -q "GET http://10.200.2.2/echo?lie - HIER_DIRECT/10.200.2.2" "$T/access-parent.log" ||
+	fail "Host: 127.0.0.1:9 steered the parent: $(tail -n 2 "$T/access-parent.log")"
+by_address() { grep -c "CONNECT 10.200.2.2:443 .*HIER_DIRECT/10.200.2.2" "$T/access-parent.log"; }
+n0=$(by_address)   # (the line of the connection without an SNI above is in: it was waited for)
+more_by_address() { [ "$(by_address)" -gt "$n0" ]; }
+in_c curl -sS -m 10 -k --resolve "elsewhere.test:443:10.200.2.2" -o /dev/null -w '%{http_code}' \
+	https://elsewhere.test/ >"$T/code" 2>"$T/curl.err" || fail "SNI elsewhere.test via the parent: $(cat "$T/curl.err")"
+wait_for 10 more_by_address || fail "SNI elsewhere.test: the parent was not given the address: $(cat "$T/access-parent.log")"
+grep -q "elsewhere.test does not resolve to the original destination 10.200.2.2" "$T/sluice.err" ||
+	fail "SNI elsewhere.test: not logged"
+ok "through a parent: redirected HTTP in absolute form, TLS as CONNECT secure.test:443 (its SNI), or the address when the name does not lead there or there is none"

@@ -37,25 +37,12 @@ wait_for 5 test -s "$T/echo.port" || fail "tunnelpeer did not start: $(cat "$T/e
 ECHO=$(cat "$T/echo.port")
 
 # A port where nothing listens: bind, note the number, close.
-DEAD=$(perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport')
+DEAD=$(free_port)
 
 # A port that never completes a handshake: a listener that never accepts,
 # its accept queue filled (the kernel then drops further SYNs).
-perl -MIO::Socket::INET -e '
-	my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0", ReuseAddr => 1) or die "listen: $@";
-	open(my $f, ">", $ARGV[0]) or die; print $f $s->sockport, "\n"; close $f;
-	sleep 600;' "$T/hole.port" 2>"$T/hole.err" &
-PIDS+=($!)
-wait_for 5 test -s "$T/hole.port" || fail "silent listener did not start: $(cat "$T/hole.err")"
-HOLE=$(cat "$T/hole.port")
-full() { ! timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HOLE" 2>/dev/null; }
-for i in 1 2 3 4 5 6; do
-	full && break
-	timeout 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HOLE && sleep 60" 2>/dev/null &
-	PIDS+=($!)
-	sleep 0.2 # lets the holder connect before the next probe (a bounded poll)
-done
-full || fail "the silent listener still completes handshakes"
+silent_listener
+HOLE=$SILENT_PORT
 
 {
 	echo "127.0.0.1 dead.sluice.test"

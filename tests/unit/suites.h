@@ -35,5 +35,6 @@ Suite *acl_suite(void);
 Suite *proxy_proto_suite(void);
 Suite *expo_suite(void);
 Suite *json_suite(void);
+Suite *parent_suite(void);
 
 #endif

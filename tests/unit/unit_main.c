@@ -10,6 +10,7 @@ int main(void)
 	SRunner *sr = srunner_create(http_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, config_docs_suite());
+	srunner_add_suite(sr, parent_suite());
 	srunner_add_suite(sr, dns_suite());
 	srunner_add_suite(sr, body_suite());
 	srunner_add_suite(sr, buf_suite());
