@@ -2,6 +2,7 @@
  * include/sluice/http.h): absolute-form URLs, CONNECT authorities,
  * origin-form targets with their Host, and the Host value written back.
  * Pure: no allocation, every length checked. */
+#include "sluice/fmt.h"
 #include "sluice/http.h"
 
 #include <ctype.h>
@@ -151,20 +152,6 @@ int http_origin_target_parse(const char *t, size_t len, const char *host, size_t
 	return 0;
 }
 
-/* Decimal digits of v (< 100000) at dst; returns how many. */
-static size_t put_u16(char *dst, unsigned v)
-{
-	char tmp[8];
-	size_t n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		dst[i] = tmp[n - 1 - i];
-	return n;
-}
-
 /* Built by hand: this runs once per request, and snprintf was a tenth of
  * sluice's instructions per request. */
 size_t http_host_value(const struct http_target *t, char *dst, size_t room)
@@ -181,7 +168,7 @@ size_t http_host_value(const struct http_target *t, char *dst, size_t room)
 		dst[n++] = ']';
 	if (t->port != 80) {
 		dst[n++] = ':';
-		n += put_u16(dst + n, t->port);
+		n += fmt_u64(dst + n, t->port);
 	}
 	dst[n] = '\0';
 	return n;

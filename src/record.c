@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "session_int.h"
+#include "sluice/fmt.h"
 #include "sluice/log.h"
 
 void record_start(struct session *s)
@@ -55,15 +56,26 @@ static size_t http_url(const struct session *s, const char *target, size_t tlen,
 {
 	const char *host = s->tp && s->tp->named[0] ? s->tp->named : s->x.host;
 	unsigned port = s->tp && s->tp->named[0] ? s->tp->named_port : s->x.port;
-	int n = snprintf(url, room, strchr(host, ':') ? "http://[%s]" : "http://%s", host);
-	if (port != 80)
-		n += snprintf(url + n, room - (size_t)n, ":%u", port);
+	size_t hl = strlen(host), n = 0;
+	int v6 = memchr(host, ':', hl) != NULL;
+	/* (no printf: once per logged request; room is 4096 + 300, the host at
+	 * most 255 and the port 6) */
+	memcpy(url, "http://[", 7 + (size_t)v6);
+	n = 7 + (size_t)v6;
+	memcpy(url + n, host, hl);
+	n += hl;
+	if (v6)
+		url[n++] = ']';
+	if (port != 80) {
+		url[n++] = ':';
+		n += fmt_u64(url + n, port);
+	}
 	if (tlen == 1 && target[0] == '*')
 		tlen = 0; /* OPTIONS *: the server itself */
-	if (tlen > room - (size_t)n)
-		tlen = room - (size_t)n;
+	if (tlen > room - n)
+		tlen = room - n;
 	memcpy(url + n, target, tlen);
-	return (size_t)n + tlen;
+	return n + tlen;
 }
 
 void record_write(struct session *s)

@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "session_int.h"
+#include "sluice/fmt.h"
 #include "sluice/hash.h"
 #include "sluice/log.h"
 
@@ -87,17 +88,10 @@ int route_parse_literal(const char *host, uint16_t port, union sockaddr_any *out
 static void on_upstream(void *owner, uint32_t events);
 static void start_hop(struct session *s);
 
-/* A port's digits at d, NUL after them.  No snprintf: once per request;
- * the digits go straight to their places, last first. */
+/* A port's digits at d, NUL after them (no snprintf: once per request). */
 static void put_port(char *d, unsigned p)
 {
-	int nd = p >= 10000 ? 5 : p >= 1000 ? 4 : p >= 100 ? 3 : p >= 10 ? 2 : 1;
-	d += nd;
-	*d = '\0';
-	do {
-		*--d = (char)('0' + p % 10);
-		p /= 10;
-	} while (p);
+	d[fmt_u64(d, p)] = '\0';
 }
 
 /* A parent's: its name and port (a reload may move it; its addresses are

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -59,6 +60,9 @@ enum access_format { ACCESS_SQUID, ACCESS_COMBINED, ACCESS_JSON };
 struct access_log {
 	int fd;			/* -1: access log off */
 	enum access_format format;
+	time_t when_sec;	/* the combined format's time, kept a second */
+	size_t when_len;
+	char when[40];
 	size_t len;
 	char buf[32768];
 };

@@ -36,5 +36,6 @@ Suite *proxy_proto_suite(void);
 Suite *expo_suite(void);
 Suite *json_suite(void);
 Suite *parent_suite(void);
+Suite *log_suite(void);
 
 #endif

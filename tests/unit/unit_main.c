@@ -11,6 +11,7 @@ int main(void)
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, config_docs_suite());
 	srunner_add_suite(sr, parent_suite());
+	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, dns_suite());
 	srunner_add_suite(sr, body_suite());
 	srunner_add_suite(sr, buf_suite());
