@@ -420,9 +420,10 @@ void access_log_write(struct access_log *al, const struct access_entry *e)
 		al->len += n;
 		return;
 	}
-	/* Every piece has a bound: the fixed ones below 400 bytes together,
-	 * the URL 4096 and the type 256 (put_field), a reason 160 (a literal,
-	 * cut), the user 255, the hierarchy and peer 300. */
+	/* Every piece has a bound: the fixed ones below 200 bytes together,
+	 * the URL 4096, the user, the peer and the type 256, the hierarchy 64
+	 * (put_field), the reason 600 (a literal, or record.c's tunnel note of
+	 * at most 512): 5,800 at most. */
 	char line[6144];
 	size_t n;
 	const char *method = e->method ? e->method : "-";

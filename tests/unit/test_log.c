@@ -91,12 +91,12 @@ START_TEST(lines_as_printf_wrote_them)
 			.bytes = i == 2 ? 18446744073709551615ull : (uint64_t)i * 1000,
 			.method = i == 1 ? NULL : "GET",
 			.url = i == 3 ? NULL : "http://a.example:8080/x?y=\"z\" w\x01",
-			.url_len = i == 3 ? 0 : 35,
+			.url_len = i == 3 ? 0 : strlen("http://a.example:8080/x?y=\"z\" w\x01"),
 			.user = i == 2 ? "alice" : NULL,
 			.hier = i == 1 ? "HIER_NONE" : "FIRSTUP_PARENT",
 			.peer = i == 1 ? NULL : "pp.sluice.test",
 			.type = i == 0 ? "text/plain; charset=utf-8" : NULL,
-			.type_len = i == 0 ? 25 : 0,
+			.type_len = i == 0 ? strlen("text/plain; charset=utf-8") : 0,
 			.reason = i == 2 ? "parent proxy refused sluice's login (407)" : NULL,
 		};
 		same_line(ACCESS_SQUID, &e);
@@ -113,6 +113,31 @@ START_TEST(lines_as_printf_wrote_them)
 					  .peer = "1.2.3.4" };
 		same_line(ACCESS_SQUID, &e);
 		same_line(ACCESS_COMBINED, &e);
+	}
+}
+END_TEST
+
+/* Every field at its largest (and escaped three for one): the line stays
+ * within its buffer (ASan watches in the sanitizer pass) and whole. */
+START_TEST(the_longest_line_fits)
+{
+	static char big[8000];
+	memset(big, '"', sizeof(big) - 1);
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+	inet_pton(AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &v6.sin6_addr);
+	struct access_entry e = {
+		.end_ms = UINT64_MAX, .elapsed_ms = UINT64_MAX, .client = (const struct sockaddr *)&v6,
+		.code = "TCP_MISS_ABORTED", .status = 999, .bytes = UINT64_MAX, .method = "PROPPATCH",
+		.url = big, .url_len = sizeof(big) - 1, .user = big, .hier = big, .peer = big,
+		.type = big, .type_len = sizeof(big) - 1, .reason = big,
+	};
+	for (int f = 0; f < 2; f++) {
+		static struct access_log al;
+		access_log_init(&al, 99, f ? ACCESS_COMBINED : ACCESS_SQUID);
+		access_log_write(&al, &e);
+		ck_assert_uint_gt(al.len, 4096);
+		ck_assert_uint_lt(al.len, 6144);
+		ck_assert(al.buf[al.len - 1] == '\n' && memchr(al.buf, '\n', al.len) == al.buf + al.len - 1);
 	}
 }
 END_TEST
@@ -142,6 +167,7 @@ Suite *log_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, lines_as_printf_wrote_them);
 	tcase_add_test(tc, numbers_as_printf_writes_them);
+	tcase_add_test(tc, the_longest_line_fits);
 	suite_add_tcase(s, tc);
 	return s;
 }
