@@ -90,16 +90,6 @@ uint32_t buf_compact(struct buf *b)
 	return shift;
 }
 
-int buf_append(struct buf *b, const void *p, size_t len)
-{
-	if (len > buf_room(b))
-		return -1;
-	memcpy(b->data + b->end, p, len);
-	b->end += (uint32_t)len;
-	b->parsed = b->end;
-	return 0;
-}
-
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
 	struct buf *next;	/* free-list link */
@@ -60,7 +61,16 @@ static inline int buf_empty(const struct buf *b) { return b->start == b->end; }
 uint32_t buf_compact(struct buf *b);
 
 /* Append len bytes; returns 0, or -1 (nothing written) when they do not fit. */
-int buf_append(struct buf *b, const void *p, size_t len);
+static inline int buf_append(struct buf *b, const void *p, size_t len)
+{
+	/* inline: the heads are written in pieces, nine or so a request */
+	if (len > buf_room(b))
+		return -1;
+	memcpy(b->data + b->end, p, len);
+	b->end += (uint32_t)len;
+	b->parsed = b->end;
+	return 0;
+}
 /* Append formatted text; returns 0, or -1 when it does not fit. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
