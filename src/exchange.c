@@ -22,7 +22,7 @@
  * out and the request is in, so the server connection goes back to the pool
  * and the client waits in S_HEAD for its next request, or lingers and
  * closes.  Anything sluice answers itself (errors, TRACE and OPTIONS with
- * Max-Forwards: 0) goes out in S_REPLY.  CONNECT, a 101 and redirected TLS
+ * Max-Forwards: 0) goes out in S_REPLY (reply.c).  CONNECT, a 101 and redirected TLS
  * end the exchange in S_TUNNEL (session.c runs the relays).
  *
  * Part of the session module (see session_int.h).
@@ -92,8 +92,7 @@ static void settings_init(void)
 	res_settings.on_headers_complete = res_on_headers_complete;
 }
 
-/* A fresh response head parser: for each request, and after an interim head. */
-static void response_parser_init(struct session *s)
+void exchange_response_parser_init(struct session *s)
 {
 	llhttp_init(&s->res, HTTP_RESPONSE, &res_settings);
 	s->res.data = s;
@@ -268,7 +267,7 @@ static void on_connect_head(struct session *s, const struct http_head *h)
 	s->x.req_done = 1;	/* llhttp is done with this connection */
 	b->start = b->parsed;	/* bytes behind the head (a ClientHello) wait in client.in */
 	b->parsed = b->end;
-	response_parser_init(s);
+	exchange_response_parser_init(s);
 	s->x.allow_pool = 0;	/* a tunnel needs its own connection, never a pooled one */
 	if (proxy_auth_check(s, h) != 0)
 		return;
@@ -352,7 +351,7 @@ static void on_request_head(struct session *s)
 	b->start = b->parsed; /* the raw head is spent; the rewritten one goes up */
 	body_init(&s->x.req_body, http_body_of(&h, 0), h.content_length, 1, cfg->header_max);
 	s->x.req_done = body_done(&s->x.req_body);
-	response_parser_init(s);
+	exchange_response_parser_init(s);
 	s->x.allow_pool = 1;
 	if (proxy_auth_check(s, &h) != 0)
 		return;
@@ -501,68 +500,6 @@ static void on_switching_protocols(struct session *s, struct http_head *h)
 	session_state(s, S_TUNNEL);
 }
 
-/* Why a parent refused a CONNECT, as the client's 502 and the log say it:
- * the common statuses by number, the rest by class (a cause is counted by
- * its text: the metrics' table stays small). */
-static const char *connect_refusal(int status)
-{
-	switch (status) {
-	case 400: return "parent proxy answered CONNECT with 400";
-	case 403: return "parent proxy answered CONNECT with 403";
-	case 404: return "parent proxy answered CONNECT with 404";
-	case 405: return "parent proxy answered CONNECT with 405";
-	case 429: return "parent proxy answered CONNECT with 429";
-	case 500: return "parent proxy answered CONNECT with 500";
-	case 502: return "parent proxy answered CONNECT with 502";
-	case 503: return "parent proxy answered CONNECT with 503";
-	case 504: return "parent proxy answered CONNECT with 504";
-	default: break;
-	}
-	return status >= 500 ? "parent proxy answered CONNECT with another 5xx"
-	       : status >= 400 ? "parent proxy answered CONNECT with another 4xx"
-	       : status >= 300 ? "parent proxy answered CONNECT with a 3xx"
-			       : "parent proxy answered CONNECT with 101";
-}
-
-/* A parent's 407 is about sluice's login (or its lack). */
-static const char *parent_407(const struct session *s)
-{
-	return s->x.parent->auth[0] ? "parent proxy refused sluice's login (407)"
-				    : "parent proxy wants a login (407): give its parent line login=";
-}
-
-/* A parent's answer to the CONNECT sluice sent it: a 2xx opens the tunnel
- * (whatever it sent behind its head goes to the client first; a
- * Content-Length or Transfer-Encoding on it means nothing, RFC 9110 9.3.6,
- * though llhttp refuses the two together); an interim one is skipped
- * (RFC 9110 15.2); anything else is the parent's refusal, never relayed
- * as if the origin said it. */
-static void parent_connect_answer(struct session *s, const struct http_head *h)
-{
-	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-	struct buf *b = s->server.in;
-	if (h->status >= 100 && h->status < 200 && h->status != 101) {
-		b->start = b->parsed;
-		response_parser_init(s);
-		return;
-	}
-	if (h->status >= 200 && h->status < 300) {
-		s->x.via_connect = 0;
-		b->start = b->parsed; /* the tunnel's first bytes */
-		b->parsed = b->end;
-		s->x.res_head_done = s->x.res_done = 1;
-		if (s->x.tunnel == T_CONNECT && buf_append(s->ohead, ok, sizeof(ok) - 1) == -1) {
-			session_close(s);
-			return;
-		}
-		s->x.rec.status = 200;
-		session_state(s, S_TUNNEL);
-		return;
-	}
-	log_info("parent %s answered CONNECT %s:%u with %d", s->x.parent->name, s->x.host, s->x.port, h->status);
-	exchange_error(s, 502, h->status == 407 ? parent_407(s) : connect_refusal(h->status));
-}
-
 /* A response head is complete in server.in [start, parsed). */
 static void on_response_head(struct session *s)
 {
@@ -581,14 +518,14 @@ static void on_response_head(struct session *s)
 		return;
 	}
 	if (s->x.via_connect) {
-		parent_connect_answer(s, &h);
+		exchange_parent_answer(s, &h);
 		return;
 	}
 	if (h.status == 407 && s->x.parent) {
 		/* the parent's, about sluice's login: the client can do nothing
 		 * about it (the header asking for one is hop-by-hop) */
 		log_info("parent %s: 407 for %s:%u", s->x.parent->name, s->x.host, s->x.port);
-		exchange_error(s, 502, parent_407(s));
+		exchange_error(s, 502, exchange_parent_407(s));
 		return;
 	}
 	if (h.status == 101 && s->x.tunnel != T_UPGRADE) {
@@ -618,7 +555,7 @@ static void on_response_head(struct session *s)
 			return;
 		}
 		b->start = b->parsed;
-		response_parser_init(s);
+		exchange_response_parser_init(s);
 		return;
 	}
 	if (s->http10 && h.transfer_encoding && !(h.te_chunked && h.te_codings == 1)) {
@@ -794,7 +731,7 @@ static void server_eof(struct session *s, int err)
 		s->close_after = 0;
 		if (s->server.in)
 			s->server.in->start = s->server.in->parsed = s->server.in->end = 0;
-		response_parser_init(s);
+		exchange_response_parser_init(s);
 		route_retry(s);
 		return;
 	}
@@ -811,40 +748,12 @@ static void server_eof(struct session *s, int err)
 
 /* --- the server connection is up ----------------------------------------------------- */
 
-/* A tunnel through a parent: ask it for one (RFC 9110 9.3.6), naming the
- * destination as the client did (a redirected TLS client: its SNI name, or
- * the address it was going to).  Its answer comes back through the
- * response parser (parent_connect_answer); until then the client's first
- * bytes wait. */
-static void connect_via_parent(struct session *s)
-{
-	const struct parent_cfg *p = s->x.parent;
-	/* (a redirected client's SNI only when it leads where the client was
-	 * going: route.c verify_name; else x.host, that address) */
-	const char *host = s->x.tunnel == T_TLS && s->x.by_name ? s->tp->sni : s->x.host;
-	int v6 = strchr(host, ':') != NULL;
-	if (session_need_buf(s, &s->rhead) == -1 || session_need_buf(s, &s->ohead) == -1) {
-		session_close(s);
-		return;
-	}
-	s->rhead->start = s->rhead->parsed = s->rhead->end = 0;
-	if (buf_printf(s->rhead, "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n%sVia: 1.1 %s\r\n\r\n",
-		       v6 ? "[" : "", host, v6 ? "]" : "", s->x.port, v6 ? "[" : "", host, v6 ? "]" : "", s->x.port,
-		       p->auth, s->cfg->via_name) == -1) {
-		exchange_error(s, 502, "CONNECT for the parent proxy too large");
-		return;
-	}
-	s->x.rhead_sent = 0;
-	s->x.via_connect = 1;
-	response_parser_init(s);
-}
-
 void exchange_connected(struct session *s)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	session_state(s, S_FORWARD);
 	if (s->x.parent && (s->x.tunnel == T_CONNECT || s->x.tunnel == T_TLS)) {
-		connect_via_parent(s);
+		exchange_via_parent(s);
 		return;
 	}
 	if (s->x.tunnel == T_CONNECT) {
@@ -858,55 +767,4 @@ void exchange_connected(struct session *s)
 		s->x.rec.status = 200; /* for the log: nothing is said to the client */
 		session_state(s, S_TUNNEL);
 	}
-}
-
-/* --- local replies --------------------------------------------------------------------- */
-
-void exchange_error(struct session *s, int status, const char *reason)
-{
-	exchange_reply(s, status, reason, NULL, 0);
-}
-
-void exchange_reply(struct session *s, int status, const char *reason, const char *extra, int may_keep)
-{
-	char a[80];
-	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
-	s->x.rec.reason = reason;
-	stat_inc(&s->w->stats.errors);
-	metrics_cause(&s->w->m, status, reason);
-	if (s->x.tunnel == T_TLS) {
-		/* no HTTP to answer in: the status is for the log line */
-		s->x.rec.status = status;
-		s->x.rec.local = 1;
-		session_close(s);
-		return;
-	}
-	if (s->x.rec.status != 0 || (s->ohead && s->ohead->start > 0 && !buf_empty(s->ohead))) {
-		/* a response is already on its way: all we can do is cut it */
-		s->x.abort_after_flush = 1;
-		session_drop_upstream(s);
-		return;
-	}
-	session_drop_upstream(s);
-	dns_cancel(s->w->dns, &s->x.dnsw);
-	if (session_need_buf(s, &s->ohead) == -1) {
-		session_close(s);
-		return;
-	}
-	s->ohead->start = s->ohead->parsed = s->ohead->end = 0;
-	if (s->server.in)
-		s->server.in->start = s->server.in->parsed = s->server.in->end = 0;
-	char body[256];
-	int n = snprintf(body, sizeof(body), "sluice: %d %s: %s\n", status, http_status_text(status), reason);
-	/* the connection can go on only when nothing of the request is left
-	 * to skip: a body-less request, wholly read, and no byte behind it
-	 * taken as its own (the start of a tunnel after a CONNECT) */
-	int keep = may_keep && s->x.req_done && s->x.req_body.kind == BODY_NONE && s->keep_alive && !s->http10 &&
-		   (s->client.in == NULL || buf_pending(s->client.in) == 0);
-	http_write_local(s->ohead, status, NULL, "text/plain", extra, body, (size_t)n, !keep);
-	s->x.rec.status = status;
-	s->x.rec.local = 1;
-	s->close_after = !keep;
-	s->x.res_head_done = 1;
-	session_state(s, S_REPLY);
 }

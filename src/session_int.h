@@ -14,6 +14,8 @@
  *   transparent.c  redirected connections: original destination, Host rules,
  *                  the TLS peek
  *   record.c       the access-log record of an exchange
+ *   reply.c        the answers sluice makes itself
+ *   parent_tunnel.c  a tunnel through a parent: its CONNECT and the answer
  *
  * The states, and which file moves the session between them:
  *
@@ -29,7 +31,7 @@
  *   transparent-tls: S_PEEK ──ClientHello──> S_CONNECT ──> S_TUNNEL ──both ends done, error, idle──> S_CLOSED
  *                       (transparent.c)      CONNECT 200, 101 (exchange.c) ─┘
  *
- *   Any state before the response head can become S_REPLY (exchange.c's
+ *   Any state before the response head can become S_REPLY (reply.c's
  *   exchange_error, and TRACE/OPTIONS with Max-Forwards: 0), which ends like
  *   S_FORWARD: S_HEAD or S_LINGER.  src/ARCHITECTURE.md has the whole map.
  */
@@ -303,7 +305,19 @@ void exchange_client_eof(struct session *s);
 void exchange_settle(struct session *s);
 /* The server connection is up: forward, or open the tunnel. */
 void exchange_connected(struct session *s);
-/* Answer with status and a one-line body naming reason, or cut a response
+/* A fresh response head parser: for each request, and after an interim head. */
+void exchange_response_parser_init(struct session *s);
+
+/* --- parent_tunnel.c ------------------------------------------------------------ */
+
+/* Connected to a parent for a tunnel: send it the CONNECT; the client's
+ * bytes wait for its answer (x.via_connect). */
+void exchange_via_parent(struct session *s);
+/* The parent's answer to that CONNECT (a head parsed by exchange.c). */
+void exchange_parent_answer(struct session *s, const struct http_head *h);
+/* The 502's reason for a parent's 407 (a literal). */
+const char *exchange_parent_407(const struct session *s);
+/* (reply.c) Answer with status and a one-line body naming reason, or cut a response
  * already on its way; reason must outlive the exchange (a literal). */
 void exchange_error(struct session *s, int status, const char *reason);
 /* exchange_error with header lines to add (extra, or NULL), keeping the
