@@ -54,6 +54,7 @@ void config_defaults(struct config *c)
 	c->nconnect_ports = 2;
 	c->tunnel_idle_timeout = 600000;
 	c->tunnel_splice = 1;
+	c->body_splice_min = 64 * 1024;
 	c->shutdown_timeout = 30000;
 	c->top_talkers = 20;
 }
@@ -372,6 +373,7 @@ static const struct directive directives[] = {
 	{ "response_timeout", K_MS, FIELD(response_timeout), "a duration such as 60s" },
 	{ "idle_timeout", K_MS, FIELD(idle_timeout), "a duration such as 120s" },
 	{ "tunnel_idle_timeout", K_MS, FIELD(tunnel_idle_timeout), "a duration such as 10m" },
+	{ "body_splice_min", K_SIZE, FIELD(body_splice_min), "a size such as 64k (0: off)" },
 	{ "tunnel_pipe_memory", K_SIZE, FIELD(tunnel_pipe_memory), "a size such as 64m (0: auto)" },
 	{ "upstream_idle_timeout", K_MS, FIELD(upstream_idle_timeout), "a duration such as 30s" },
 	{ "upstream_pool_max", K_COUNT, FIELD(upstream_pool_max), "a number" },

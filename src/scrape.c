@@ -85,6 +85,11 @@ static void traffic(struct expo *e, const struct worker *ws, int n)
 	const char *up[] = { "direction", "up", NULL }, *down[] = { "direction", "down", NULL };
 	expo_sample_u64(e, "sluice_tunnel_bytes_total", up, SUM(m.tunnel_up));
 	expo_sample_u64(e, "sluice_tunnel_bytes_total", down, SUM(m.tunnel_down));
+	expo_family(e, "sluice_body_spliced_bytes_total", EXPO_COUNTER,
+		    "Body bytes moved by splice(), never copied through sluice (in the byte counters above too); up: "
+		    "request bodies.");
+	expo_sample_u64(e, "sluice_body_spliced_bytes_total", up, SUM(m.body_spliced_up));
+	expo_sample_u64(e, "sluice_body_spliced_bytes_total", down, SUM(m.body_spliced_down));
 	expo_family(e, "sluice_sessions", EXPO_GAUGE, "Client connections by state.");
 	for (unsigned st = 0; session_state_name(st); st++) {
 		const char *l[] = { "state", session_state_name(st), NULL };

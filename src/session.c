@@ -85,6 +85,7 @@ static void side_forget(struct side *sd)
  * left in an orphan socket probing a zero window for minutes. */
 void session_drop_upstream(struct session *s)
 {
+	body_splice_drop(s);
 	if (s->up) {
 		upstream_cut(s->up);
 		s->up = NULL;
@@ -296,7 +297,7 @@ static ssize_t side_write(struct session *s, struct side *sd, const char *h, siz
 
 static int client_read(struct session *s)
 {
-	if (!s->client.rd || s->client.eof || s->tunnel_live)
+	if (!s->client.rd || s->client.eof || s->tunnel_live || s->x.req_splice)
 		return 0;
 	if (s->state == S_LINGER && s->client.in)
 		s->client.in->start = s->client.in->parsed = s->client.in->end = 0; /* discard */
@@ -377,7 +378,7 @@ static int server_write(struct session *s)
 
 static int server_read(struct session *s)
 {
-	if (s->state != S_FORWARD || !s->server.rd || s->server.eof || s->up == NULL)
+	if (s->state != S_FORWARD || !s->server.rd || s->server.eof || s->up == NULL || s->x.res_splice)
 		return 0;
 	ssize_t n = side_read(s, &s->server);
 	if (n == -3) {
@@ -671,6 +672,9 @@ void session_pump(struct session *s)
 		if (s->state == S_CLOSED)
 			return;
 		progress |= client_write(s);
+		if (s->state == S_CLOSED)
+			return;
+		progress |= body_splice_step(s);
 		if (s->state == S_CLOSED)
 			return;
 		if (s->state == S_TUNNEL) {

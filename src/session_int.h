@@ -16,6 +16,7 @@
  *   record.c       the access-log record of an exchange
  *   reply.c        the answers sluice makes itself
  *   parent_tunnel.c  a tunnel through a parent: its CONNECT and the answer
+ *   body_splice.c  long Content-Length bodies moved by splice(), not copied
  *
  * The states, and which file moves the session between them:
  *
@@ -164,6 +165,7 @@ struct exchange {
 	uint8_t msg_begun;		/* bytes of the request arrived */
 	uint8_t res_sent;		/* bytes of the final response reached the client */
 	uint8_t res_reuse;		/* the server may be asked again on this connection */
+	uint8_t req_splice, res_splice;	/* the body's rest moves by r_up, r_down (body_splice.c) */
 	uint8_t dechunk;		/* HTTP/1.0 client, chunked response: decode */
 	uint8_t pin;			/* connection-based auth: the server connection is
 					   this client's alone (session.pinned) */
@@ -307,6 +309,15 @@ void exchange_settle(struct session *s);
 void exchange_connected(struct session *s);
 /* A fresh response head parser: for each request, and after an interim head. */
 void exchange_response_parser_init(struct session *s);
+
+/* --- body_splice.c -------------------------------------------------------------- */
+
+/* S_FORWARD: a long Content-Length body's rest, either way, by a bounded
+ * splice relay once what was read with its head is out; 1 on progress. */
+int body_splice_step(struct session *s);
+/* The server connection goes: both body relays stop (a pipe holding
+ * bytes is closed, never pooled). */
+void body_splice_drop(struct session *s);
 
 /* --- parent_tunnel.c ------------------------------------------------------------ */
 

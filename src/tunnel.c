@@ -330,7 +330,33 @@ void relay_init(struct relay *r, int from, int to, uint8_t *from_rd, uint8_t *to
 	r->eof = r->done = 0;
 	r->no_splice = (uint8_t)(force_copy != 0);
 	r->blocked = r->no_grow = 0;
-	r->bytes = 0;
+	r->bounded = r->from_failed = 0;
+	r->left = 0;
+	r->bytes = r->spliced = 0;
+}
+
+void relay_bound(struct relay *r, uint64_t n)
+{
+	r->bounded = 1;
+	r->left = n;
+	r->eof = n == 0;
+}
+
+/* At most want bytes, and for a bounded relay no more than are left. */
+static size_t take(const struct relay *r, size_t want)
+{
+	return r->bounded && r->left < want ? (size_t)r->left : want;
+}
+
+/* n bytes came from the source: a bounded relay that has them all is
+ * finished reading. */
+static void took(struct relay *r, size_t n)
+{
+	if (r->bounded) {
+		r->left -= n;
+		if (r->left == 0)
+			r->eof = 1;
+	}
 }
 
 static int would_block(void)
@@ -382,6 +408,7 @@ static int flush_pipe(struct relay *r, struct pipe_pool *pp, int *moved)
 			r->in_pipe -= (uint32_t)n;
 			r->since_fill += (uint32_t)n;
 			r->bytes += (uint64_t)n;
+			r->spliced += (uint64_t)n;
 			*moved = out = 1;
 		} else if (n == -1 && errno == EINTR) {
 			continue;
@@ -416,10 +443,11 @@ static int fill_buf(struct relay *r, struct buf_pool *bp, int *moved)
 	}
 	struct buf *b = r->buf;
 	for (;;) {
-		ssize_t n = recv(r->from, b->data + b->end, buf_room(b), MSG_DONTWAIT);
+		ssize_t n = recv(r->from, b->data + b->end, take(r, buf_room(b)), MSG_DONTWAIT);
 		if (n > 0) {
 			b->end += (uint32_t)n;
 			b->parsed = b->end;
+			took(r, (size_t)n);
 			*moved = 1;
 			return 1;
 		}
@@ -433,6 +461,7 @@ static int fill_buf(struct relay *r, struct buf_pool *bp, int *moved)
 			*r->from_rd = 0;
 			return 0;
 		}
+		r->from_failed = 1;
 		return -1;
 	}
 }
@@ -455,8 +484,9 @@ static int fill_pipe(struct relay *r, struct pipe_pool *pp, struct buf_pool *bp,
 		fit(pp, r);
 	}
 	for (;;) {
-		ssize_t n = splice(r->from, NULL, r->pipe[1], NULL, r->fill, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		ssize_t n = splice(r->from, NULL, r->pipe[1], NULL, take(r, r->fill), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
+			took(r, (size_t)n);
 			r->in_pipe += (uint32_t)n;
 			r->filled = (uint32_t)n;
 			r->since_fill = 0;
@@ -492,6 +522,7 @@ static int fill_pipe(struct relay *r, struct pipe_pool *pp, struct buf_pool *bp,
 			release_pipe(r, pp);
 			return 1;
 		}
+		r->from_failed = 1;
 		return -1;
 	}
 }
@@ -508,8 +539,10 @@ static enum relay_result move(struct relay *r, struct pipe_pool *pp, struct buf_
 		if (f <= 0)
 			return f < 0 ? RELAY_ERROR : RELAY_IDLE;
 		if (r->eof) {
-			/* everything that came has gone: pass the end on */
-			shutdown(r->to, SHUT_WR);
+			/* everything that came has gone: pass the end on (a
+			 * bounded relay's sink has more to say after it) */
+			if (!r->bounded)
+				shutdown(r->to, SHUT_WR);
 			r->done = 1;
 			*moved = 1;
 			release_pipe(r, pp);

@@ -51,6 +51,7 @@ struct worker_metrics {
 	stat_t origin_in, origin_out;		/* ... from / to servers (tunnels apart) */
 	stat_t tunnels_done;			/* tunnels ended */
 	stat_t tunnel_up, tunnel_down;		/* their bytes, counted when they end */
+	stat_t body_spliced_up, body_spliced_down; /* body bytes moved by splice (body_splice.c) */
 	stat_t auth_ok, auth_failed, auth_cached; /* logins accepted, refused; answered from the cache */
 	stat_t pool_hits, pool_misses, pool_stale_retries;
 	stat_t loop_lag_ms;			/* the tick's lateness, the most of the last 10 */

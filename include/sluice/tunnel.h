@@ -105,7 +105,12 @@ struct relay {
 	uint8_t no_splice;	/* recv/send instead */
 	uint8_t blocked;	/* the sink blocked since the last splice-in */
 	uint8_t no_grow;	/* the kernel refused to grow this pipe */
+	uint8_t bounded;	/* `from` gives `left` more bytes, then the relay
+				   is done without shutting `to` (relay_bound) */
+	uint8_t from_failed;	/* RELAY_ERROR came from reading `from` */
+	uint64_t left;		/* bounded: bytes still to read from `from` */
 	uint64_t bytes;		/* delivered to `to` */
+	uint64_t spliced;	/* ... of them through the pipe */
 };
 
 enum relay_result {
@@ -119,6 +124,12 @@ enum relay_result {
  * force_copy: never splice (tests, and sockets that refuse it). */
 void relay_init(struct relay *r, int from, int to, uint8_t *from_rd, uint8_t *to_wr,
 		struct buf *pending, int force_copy);
+
+/* Read exactly n more bytes from `from` (never one beyond: the bytes after
+ * them are the next message's), then be done without shutting `to` down.
+ * `from` ending sooner is done too, with r->left > 0: a truncation, which
+ * the caller tells its peer. */
+void relay_bound(struct relay *r, uint64_t n);
 
 /* Move what can move now without blocking.  Buffers for the fallback come
  * from bp; pipes from pp.  *moved is set when any byte moved. */

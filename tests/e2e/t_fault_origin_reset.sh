@@ -217,9 +217,13 @@ expect_eq "$code" 200 "a request after the faults"
 wait_for 20 fds_at_most "$SLUICE_PID" "$base" ||
 	fail "descriptors: $(nonpipe_fds "$SLUICE_PID") (not counting pipes) 20 s after the faults, baseline $base: $(fd_kinds "$SLUICE_PID")"
 read -r fd1 sock1 pipe1 < <(fd_census "$SLUICE_PID")
-expect_eq "$pipe1" "$pipe0" "pipes (no tunnel ran)"
+# Long bodies are spliced: the pools may keep 32 idle pipes (two fds each)
+# per worker, but a pipe a reset left bytes in must have been closed.
+[ "$pipe1" -le $((pipe0 + 2 * 32 * 2)) ] || fail "pipe fds after the faults: $pipe1 (baseline $pipe0, pools keep at most 128)"
+full=$(full_pipes "$SLUICE_PID")
+[ "$full" = "?" ] || expect_eq "$full" 0 "pipes still holding bytes after the bodies cut by resets"
 rss1=$(rss_kb "$SLUICE_PID")
-echo "# after the faults: $fd1 fds ($sock1 sockets, $pipe1 pipes), RSS $rss1 kB (after the warm-up $rss0 kB)"
+echo "# after the faults: $fd1 fds ($sock1 sockets, $pipe1 pipes, $full of them not empty), RSS $rss1 kB (after the warm-up $rss0 kB)"
 # 1 MiB of slack: the free-lists are already grown, so only a leak (or a
 # page or two of malloc arena) can add; it is 64 16-KiB buffers, against
 # some 1300 faulted exchanges, so a buffer leaked per exchange shows.

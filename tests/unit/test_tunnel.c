@@ -845,6 +845,147 @@ START_TEST(relay_sink_gone_is_an_error)
 }
 END_TEST
 
+/* --- a bounded relay (a body's rest) ------------------------------------------------------------ */
+
+/* The writer sends len stream bytes and then "NEXT" (the next message);
+ * the relay, bounded to len, must move exactly the len bytes, end without
+ * shutting the sink, and leave "NEXT" in the source socket. */
+static void bounded_exact(int force_copy, size_t len)
+{
+	struct rig g;
+	rig_open(&g, 1, 1, force_copy, NULL);
+	relay_bound(&g.r, len);
+	static uint8_t chunk[65536];
+	size_t in = 0, out = 0;
+	int next_sent = 0;
+	uint64_t until = now_ms() + 10000;
+	for (int i = 0; (i < ROUNDS_MAX || now_ms() < until) && !(g.r.done && out == len); i++) {
+		if (in < len) {
+			size_t k = len - in < sizeof(chunk) ? len - in : sizeof(chunk);
+			for (size_t j = 0; j < k; j++)
+				chunk[j] = pat(in + j);
+			ssize_t w = send(g.writer, chunk, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0)
+				in += (size_t)w;
+		}
+		if (in == len && !next_sent) {
+			ck_assert_int_eq(send(g.writer, "NEXT", 4, 0), 4);
+			next_sent = 1;
+		}
+		int moved;
+		ck_assert_int_ne(step(&g, &moved), RELAY_ERROR);
+		uint8_t got[65536];
+		ssize_t n;
+		while ((n = recv(g.reader, got, sizeof(got), MSG_DONTWAIT)) > 0) {
+			size_t bad = first_wrong(got, (size_t)n, out);
+			ck_assert_msg(bad == (size_t)n, "byte %zu differs", out + bad);
+			out += (size_t)n;
+		}
+	}
+	ck_assert_uint_eq(out, len);
+	ck_assert_int_eq(g.r.done, 1);
+	ck_assert_uint_eq(g.r.left, 0);
+	ck_assert_uint_eq(g.r.bytes, len);
+	if (force_copy)
+		ck_assert_uint_eq(g.r.spliced, 0);
+	else
+		ck_assert_uint_eq(g.r.spliced, len);
+	ck_assert_int_eq(g.r.pipe[0], -1); /* back in the pool, empty */
+	/* the sink was not shut: nothing more, but no EOF either */
+	char c[8];
+	ck_assert_int_eq(recv(g.reader, c, sizeof(c), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	/* the next message is still in the source, whole */
+	ssize_t n = -1;
+	for (int i = 0; i < 1000 && n == -1; i++) {
+		n = recv(g.src, c, sizeof(c), MSG_DONTWAIT);
+		if (n == -1)
+			usleep(1000);
+	}
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(memcmp(c, "NEXT", 4), 0);
+	int moved;
+	ck_assert_int_eq(step(&g, &moved), RELAY_IDLE); /* done stays done */
+	ck_assert_int_eq(moved, 0);
+	rig_close(&g);
+}
+
+START_TEST(relay_bounded_moves_exactly_its_length)
+{
+	bounded_exact(0, 3000001); /* larger than any fill: several splices */
+	bounded_exact(1, 3000001);
+	bounded_exact(0, 1);
+	bounded_exact(1, 65537);
+}
+END_TEST
+
+/* The source ends short of the bound: done, with what is missing left. */
+static void bounded_short(int force_copy)
+{
+	struct rig g;
+	rig_open(&g, 1, 1, force_copy, NULL);
+	relay_bound(&g.r, 5000);
+	static uint8_t chunk[1000];
+	for (size_t j = 0; j < sizeof(chunk); j++)
+		chunk[j] = pat(j);
+	ck_assert_int_eq(send(g.writer, chunk, sizeof(chunk), 0), (ssize_t)sizeof(chunk));
+	ck_assert_int_eq(shutdown(g.writer, SHUT_WR), 0);
+	for (int i = 0; i < 1000 && !g.r.done; i++) {
+		int moved;
+		ck_assert_int_ne(step(&g, &moved), RELAY_ERROR);
+		if (!g.r.done)
+			usleep(1000);
+	}
+	ck_assert_int_eq(g.r.done, 1);
+	ck_assert_uint_eq(g.r.left, 4000);
+	ck_assert_uint_eq(g.r.bytes, 1000);
+	uint8_t got[2000];
+	ck_assert_uint_eq(drain(g.reader, (char *)got, sizeof(got)), 1000);
+	ck_assert_uint_eq(first_wrong(got, 1000, 0), 1000);
+	/* not shut: the caller decides how to tell the truncation */
+	ck_assert_int_eq(recv(g.reader, got, sizeof(got), MSG_DONTWAIT), -1);
+	rig_close(&g);
+}
+
+START_TEST(relay_bounded_source_short)
+{
+	bounded_short(0);
+	bounded_short(1);
+}
+END_TEST
+
+START_TEST(relay_bounded_zero_is_done)
+{
+	struct rig g;
+	rig_open(&g, 1, 1, 0, NULL);
+	relay_bound(&g.r, 0);
+	ck_assert_int_eq(send(g.writer, "NEXT", 4, 0), 4);
+	int moved;
+	ck_assert_int_eq(step(&g, &moved), RELAY_IDLE);
+	ck_assert_int_eq(g.r.done, 1);
+	ck_assert_uint_eq(g.r.bytes, 0);
+	char c[8];
+	ck_assert_int_eq(recv(g.src, c, sizeof(c), 0), 4);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(body_splice_min_directive)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	ck_assert_uint_eq(c.body_splice_min, 65536);
+	ck_assert_int_eq(parse_conf(&c, "body_splice_min 0\n", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.body_splice_min, 0);
+	ck_assert_int_eq(parse_conf(&c, "body_splice_min 1m\n", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.body_splice_min, 1u << 20);
+	ck_assert_int_eq(config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(parse_conf(&c, "body_splice_min lots\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "body_splice_min"));
+}
+END_TEST
+
 /* --- the pool's budget ------------------------------------------------------------------------ */
 
 static uint32_t pipe_size(int fd)
@@ -1102,6 +1243,7 @@ Suite *tunnel_suite(void)
 	tcase_add_test(tc, connect_ports_long_value_is_not_cut);
 	tcase_add_test(tc, tunnel_directives);
 	tcase_add_test(tc, tunnel_pipe_memory_directive);
+	tcase_add_test(tc, body_splice_min_directive);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("relay");
@@ -1119,6 +1261,9 @@ Suite *tunnel_suite(void)
 	tcase_add_test(tc, pipe_pool_is_bounded);
 	tcase_add_test(tc, relay_source_reset_is_an_error);
 	tcase_add_test(tc, relay_sink_gone_is_an_error);
+	tcase_add_test(tc, relay_bounded_moves_exactly_its_length);
+	tcase_add_test(tc, relay_bounded_source_short);
+	tcase_add_test(tc, relay_bounded_zero_is_done);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pipe_budget");
