@@ -127,9 +127,10 @@ static int request_step(struct session *s)
 		x->body_sent = 1;
 	x->req_body.left = s->r_up.left;
 	if (res == RELAY_ERROR) {
+		int out_of_memory = errno == ENOMEM;
 		stop(s, &s->r_up, &x->req_splice);
-		if (s->r_up.from_failed) {
-			x->rec.reason = "client connection error";
+		if (s->r_up.from_failed || out_of_memory) {
+			x->rec.reason = s->r_up.from_failed ? "client connection error" : "out of memory";
 			record_write(s);
 			session_close(s);
 			return 0;
@@ -159,6 +160,11 @@ int body_splice_step(struct session *s)
 	if (s->state != S_FORWARD)
 		return progress;
 	return progress | response_step(s);
+}
+
+int body_splice_holds_request(const struct session *s)
+{
+	return s->x.req_splice && (s->r_up.in_pipe > 0 || (s->r_up.buf && !buf_empty(s->r_up.buf)));
 }
 
 void body_splice_drop(struct session *s)

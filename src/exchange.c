@@ -126,8 +126,9 @@ int exchange_request_sent(const struct session *s)
 
 int exchange_waiting_for_client(const struct session *s)
 {
+	/* (bytes the body relay holds wait for the server, not the client) */
 	return !s->x.req_done && s->x.rhead_sent == s->rhead->end &&
-	       (s->client.in == NULL || buf_pending(s->client.in) == 0);
+	       (s->client.in == NULL || buf_pending(s->client.in) == 0) && !body_splice_holds_request(s);
 }
 
 /* The exchange is complete: log it, keep or close both connections. */

@@ -318,6 +318,8 @@ int body_splice_step(struct session *s);
 /* The server connection goes: both body relays stop (a pipe holding
  * bytes is closed, never pooled). */
 void body_splice_drop(struct session *s);
+/* Request body bytes wait in the relay for the server to take them. */
+int body_splice_holds_request(const struct session *s);
 
 /* --- parent_tunnel.c ------------------------------------------------------------ */
 

@@ -14,11 +14,13 @@
 #   E. a 1,000,001-byte POST echoed (spliced up and down), and a GET
 #      written right behind a spliced POST body on the same connection is
 #      answered as the next request;
+#   F. an origin that never reads a spliced upload: 504 (its fault), not
+#      408 (the client's) when idle_timeout passes with bytes held;
 # and afterwards no pipe holds bytes.
 . "$(dirname "$0")/lib.sh"
 
 start_origin
-start_sluice "admin 127.0.0.1:0" "admin_allow 127.0.0.1"
+start_sluice "admin 127.0.0.1:0" "admin_allow 127.0.0.1" "idle_timeout 2s"
 ADMIN=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) admin.*/\1/p' "$T/sluice.err")
 [ -n "$ADMIN" ] || fail "no admin listener logged"
 spliced() {
@@ -33,7 +35,7 @@ download() { # SIZE: fetch /bytes/SIZE through sluice and compare with the patte
 	cmp -s "$T/got" <("$ORIGIN_BIN" --gen "$1") || fail "download of $1 bytes differs from the origin's"
 }
 total=0
-for n in 65537 1000003 4194304 16777259; do
+for n in 90001 1000003 4194304 16777259; do # each above body_splice_min + buffer_size
 	before=$(spliced down)
 	download "$n"
 	got=$(( $(spliced down) - before ))
@@ -41,7 +43,7 @@ for n in 65537 1000003 4194304 16777259; do
 		fail "$n-byte body: $got bytes spliced, want $((n - HEAD_READ)) to $n"
 	total=$((total + got))
 done
-ok "bodies of 65,537 B to 16 MiB byte-exact, $total bytes of them spliced"
+ok "bodies of 90,001 B to 16 MiB byte-exact, $total bytes of them spliced"
 before=$(spliced down)
 download 65535 # below body_splice_min (64k) whatever came with the head
 download 1000
@@ -168,6 +170,15 @@ perl -0777 -e '
 	print $all;' "$T/pipelined" 1000001 "$T/post" >"$T/second" || fail "pipelined POST then GET: $(cat "$T/pipelined.err")"
 expect_eq "$(cat "$T/second")" "$("$ORIGIN_BIN" --gen 10)" "the GET written behind a spliced POST body"
 ok "a GET written right behind a spliced 1,000,001-byte POST body answered as its own request"
+
+# --- F. an origin that stops reading a spliced upload ------------------------------------------
+truncate -s 200M "$T/upload" # more than the sockets on both sides can hold
+code=$(curl -s --max-time 20 -x "$PROXY" -T "$T/upload" -H "Expect:" -o "$T/stall.body" -w '%{http_code}' \
+	"$ORIGIN/stall-body")
+expect_eq "$code" 504 "an upload the origin stopped reading, after idle_timeout (body: $(cat "$T/stall.body"))"
+grep -q "upstream response timed out" "$T/stall.body" || fail "the 504's reason: $(cat "$T/stall.body")"
+rm -f "$T/upload"
+ok "a spliced upload the origin stopped reading: 504 upstream response timed out"
 
 full=$(full_pipes "$SLUICE_PID")
 [ "$full" = "?" ] || expect_eq "$full" 0 "pipes holding bytes once everything is done"
