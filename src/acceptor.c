@@ -58,6 +58,13 @@ struct acceptor {
 	uint64_t last_short;	/* ... and of the last "descriptors short" note */
 	uint64_t last_over;	/* ... and of the last "client over its limit" note */
 	uint64_t over_refused;	/* connections refused that way since then */
+	/* accepted, not handed off yet: each worker is given its share of a
+	 * burst under one lock and woken once (flush) */
+	struct pending {
+		struct handoff h;
+		int worker;
+	} batch[HANDOFF_BATCH];
+	int nbatch;
 };
 
 static struct acceptor_stats stats;
@@ -121,6 +128,28 @@ static void log_listening(const struct listener *l, const char *how)
 		 l->proxy ? " proxy-protocol" : "", how);
 }
 
+/* Linux copies a listener's TCP_NODELAY into every socket it accepts
+ * (the child is a clone of the listener): set once here, it costs no
+ * system call per connection. */
+static void no_delay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Every listener's client speaks first (HTTP, a TLS ClientHello, a PROXY
+ * header): with TCP_DEFER_ACCEPT the kernel hands a connection over when
+ * its first bytes are in, so the worker reads its request at the first
+ * wake-up instead of waking again for it.  One that sends nothing is
+ * handed over after a second anyway (the kernel's SYN-ACK retry), so
+ * header_timeout still applies to it.  Set at every plan: a reload turns
+ * it on or off on the listeners it keeps. */
+static void defer_accept(int fd, int on)
+{
+	int secs = on ? 1 : 0;
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs));
+}
+
 static int open_listener(const struct listen_cfg *lc, struct listener *l, char *err, size_t errlen)
 {
 	int fd = socket(lc->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -130,6 +159,7 @@ static int open_listener(const struct listen_cfg *lc, struct listener *l, char *
 	}
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	no_delay(fd);
 	if (lc->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen) == -1) {
@@ -207,6 +237,7 @@ static int adopt_inherited(const int *fds, int nfds, struct listener *out, char 
 		int flags = fcntl(l->fd, F_GETFL);
 		fcntl(l->fd, F_SETFL, flags | O_NONBLOCK);
 		fcntl(l->fd, F_SETFD, FD_CLOEXEC);
+		no_delay(l->fd);
 	}
 	return 0;
 }
@@ -219,8 +250,10 @@ static int plan(struct acceptor *a, struct config *cfg, struct listener *have, i
 {
 	memset(used, 0, (size_t)nhave);
 	for (int i = 0; i < cfg->nlisten; i++) {
-		if (take_listener(a, &cfg->listen[i], have, nhave, used, &out[i], err, errlen) == 0)
+		if (take_listener(a, &cfg->listen[i], have, nhave, used, &out[i], err, errlen) == 0) {
+			defer_accept(out[i].fd, cfg->defer_accept);
 			continue;
+		}
 		for (int j = 0; j < i; j++)
 			if (out[j].opened)
 				close(out[j].fd);
@@ -363,7 +396,7 @@ static void set_paused(struct acceptor *a, int paused)
  * keep and open pipes again. */
 static int fd_room(struct acceptor *a)
 {
-	int used = worker_fds_in_use();
+	int used = worker_fds_in_use() + 2 * a->nbatch;
 	if (used + 2 <= a->fd_budget) {
 		if (a->fds_short && used + 2 + a->headroom <= a->fd_budget) {
 			worker_fds_relax();
@@ -387,36 +420,54 @@ static int fd_room(struct acceptor *a)
 	return asked ? RECLAIM_PAUSE_MS : PAUSE_MS;
 }
 
-/* An accepted socket to the next worker, or closed (over its client's
- * limit, or the worker's queue cannot grow). */
+/* Hand each worker its share of the batch, at once; what a queue cannot
+ * take is closed. */
+static void flush(struct acceptor *a)
+{
+	for (int w = 0; w < a->nworkers && a->nbatch > 0; w++) {
+		struct handoff hs[HANDOFF_BATCH];
+		int k = 0;
+		for (int i = 0; i < a->nbatch; i++)
+			if (a->batch[i].worker == w)
+				hs[k++] = a->batch[i].h;
+		if (k == 0)
+			continue;
+		for (int i = worker_hand_off(&a->workers[w], hs, k); i < k; i++) {
+			close(hs[i].fd);
+			if (handoff_holds_slot(&hs[i]))
+				client_limit_give(&hs[i].peer);
+		}
+	}
+	a->nbatch = 0;
+}
+
+/* An accepted socket for the next worker (closed when over its client's
+ * limit), handed off with the rest of its burst. */
 static void hand_off(struct acceptor *a, const struct listener *l, int fd, const union sockaddr_any *peer)
 {
-	struct handoff h = { .fd = fd, .kind = l->kind, .listener = l->id, .proxy = l->proxy, .peer = *peer };
+	struct handoff h = { .fd = fd, .kind = l->kind, .listener = l->id, .proxy = l->proxy, .peer = *peer,
+			     .accepted_us = loop_clock_us() };
 	if (handoff_holds_slot(&h) && !client_limit_take(peer)) {
 		refuse_over_limit(a, fd, peer);
 		return;
 	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct worker *w = &a->workers[a->next_worker];
+	a->batch[a->nbatch].h = h;
+	a->batch[a->nbatch++].worker = a->next_worker;
 	a->next_worker = (a->next_worker + 1) % a->nworkers;
-	if (worker_hand_off(w, &h) == -1) {
-		close(fd);
-		if (handoff_holds_slot(&h))
-			client_limit_give(peer);
-	}
+	if (a->nbatch == HANDOFF_BATCH)
+		flush(a);
 }
 
 /* Accept until the backlog is empty (at most max at a time).  Returns how
  * long to pause, 0 for not at all.  Unlimited: a listener about to close
  * hands off what the kernel completed for it whatever the limits say
  * (closing would reset them); only running out of descriptors stops it. */
-static int accept_some(struct acceptor *a, uint32_t idx, int max, int unlimited)
+static int accept_burst(struct acceptor *a, uint32_t idx, int max, int unlimited)
 {
 	const struct listener *l = &a->ls[idx];
 	for (int i = 0; i < max; i++) {
 		int pause;
-		if (!unlimited && worker_connection_count() >= a->max_connections) {
+		if (!unlimited && worker_connection_count() + a->nbatch >= a->max_connections) {
 			log_debug("at max_connections (%d): pausing accept", a->max_connections);
 			stat_inc(&stats.paused_connections);
 			return PAUSE_MS;
@@ -451,6 +502,13 @@ static int accept_some(struct acceptor *a, uint32_t idx, int max, int unlimited)
 		hand_off(a, l, fd, &peer);
 	}
 	return 0;
+}
+
+static int accept_some(struct acceptor *a, uint32_t idx, int max, int unlimited)
+{
+	int pause = accept_burst(a, idx, max, unlimited);
+	flush(a);
+	return pause;
 }
 
 /* On the acceptor thread: put acceptor_prepare's plan in place.  A

@@ -55,6 +55,7 @@ void config_defaults(struct config *c)
 	c->tunnel_idle_timeout = 600000;
 	c->tunnel_splice = 1;
 	c->body_splice_min = 64 * 1024;
+	c->defer_accept = 1;
 	c->shutdown_timeout = 30000;
 	c->top_talkers = 20;
 }
@@ -393,6 +394,16 @@ static const struct directive directives[] = {
 	{ "top_talkers", K_COUNT, FIELD(top_talkers), "a number from 1 to 256" },
 };
 
+/* Directives that take on or off, kept as 1 or 0 in an int. */
+static const struct {
+	const char *name;
+	size_t offset;
+	const char *why;
+} on_off[] = {
+	{ "tunnel_splice", offsetof(struct config, tunnel_splice), "tunnel_splice wants on or off" },
+	{ "defer_accept", offsetof(struct config, defer_accept), "defer_accept wants on or off" },
+};
+
 /* listen ADDRESS:PORT [transparent|transparent-tls] [proxy-protocol] */
 static int parse_listen_line(struct config *c, char *const *argv, int argc, const char **why)
 {
@@ -430,7 +441,7 @@ static int parse_listen_line(struct config *c, char *const *argv, int argc, cons
 static const char *const special_names[] = { "listen", "proxy_protocol_from", "admin", "admin_allow",
 					     "connect_ports", "workers",
 					     "resolver", "access_log_format", "log_level", "tunnel_splice",
-					     "acl", "http_access", "parent", "route", "route_default" };
+					     "defer_accept", "acl", "http_access", "parent", "route", "route_default" };
 
 const char *config_directive_name(size_t i)
 {
@@ -473,7 +484,7 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 	if (strcmp(name, "connect_ports") == 0)
 		return parse_connect_ports(c, argv, argc, why);
 	static const char *const one_value[] = { "workers", "resolver", "access_log_format", "log_level",
-						 "tunnel_splice" };
+						 "tunnel_splice", "defer_accept" };
 	int special = 0;
 	for (size_t i = 0; i < sizeof(one_value) / sizeof(one_value[0]); i++)
 		special |= strcmp(name, one_value[i]) == 0;
@@ -526,12 +537,14 @@ static int apply_special(struct config *c, const char *name, char *const *argv, 
 		}
 		return 0;
 	}
-	if (strcmp(name, "tunnel_splice") == 0) {
+	for (size_t i = 0; i < sizeof(on_off) / sizeof(on_off[0]); i++) {
+		if (strcmp(name, on_off[i].name) != 0)
+			continue;
 		if (strcmp(argv[0], "on") != 0 && strcmp(argv[0], "off") != 0) {
-			*why = "tunnel_splice wants on or off";
+			*why = on_off[i].why;
 			return -1;
 		}
-		c->tunnel_splice = strcmp(argv[0], "on") == 0;
+		*(int *)((char *)c + on_off[i].offset) = strcmp(argv[0], "on") == 0;
 		return 0;
 	}
 	if (strcmp(name, "log_level") == 0) {

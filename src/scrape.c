@@ -77,6 +77,11 @@ static void traffic(struct expo *e, const struct worker *ws, int n)
 	    (uint64_t)worker_connection_count());
 	one(e, "sluice_connections_accepted_total", EXPO_COUNTER, "Connections accepted (the admin listener's too).",
 	    SUM(stats.accepted));
+	one(e, "sluice_handoffs_total", EXPO_COUNTER, "Sockets the acceptor thread handed to a worker.",
+	    SUM(stats.handoffs));
+	expo_family(e, "sluice_handoff_seconds_total", EXPO_COUNTER,
+		    "Time from accept to the worker taking the socket, summed over the hand-offs.");
+	expo_sample(e, "sluice_handoff_seconds_total", NULL, (double)SUM(stats.handoff_us) / 1e6);
 	one(e, "sluice_tunnels_open", EXPO_GAUGE, "CONNECT, Upgrade and redirected TLS tunnels running now.",
 	    SUM(stats.tunnels));
 	one(e, "sluice_tunnels_total", EXPO_COUNTER, "Tunnels ended.", SUM(m.tunnels_done));

@@ -222,6 +222,11 @@ static void on_wake(struct io *io, uint32_t events)
 			m->run(w, m);
 			m = next;
 		}
+		uint64_t now = n ? loop_clock_us() : 0, waited = 0;
+		for (uint32_t i = 0; i < n; i++)
+			waited += now > batch[i].accepted_us ? now - batch[i].accepted_us : 0;
+		stat_add(&w->stats.handoffs, n);
+		stat_add(&w->stats.handoff_us, waited);
 		for (uint32_t i = 0; i < n; i++)
 			if ((batch[i].kind == LISTEN_ADMIN ? admin_start(w, &batch[i]) : session_start(w, &batch[i])) == -1) {
 				if (handoff_holds_slot(&batch[i]))
@@ -431,32 +436,32 @@ void worker_post(struct worker *w, struct worker_msg *m)
 		wake(w);
 }
 
-int worker_hand_off(struct worker *w, const struct handoff *h)
+int worker_hand_off(struct worker *w, const struct handoff *hs, int n)
 {
 	pthread_mutex_lock(&w->qlock);
-	if (w->qlen == w->qcap) {
-		uint32_t cap = w->qcap * 2;
-		struct handoff *q = malloc(cap * sizeof(*q));
-		if (q == NULL) {
-			pthread_mutex_unlock(&w->qlock);
-			return -1;
-		}
-		for (uint32_t i = 0; i < w->qlen; i++)
-			q[i] = w->queue[(w->qhead + i) % w->qcap];
-		free(w->queue);
-		w->queue = q;
-		w->qhead = 0;
-		w->qcap = cap;
-	}
-	w->queue[(w->qhead + w->qlen) % w->qcap] = *h;
 	/* The worker drains the whole queue per wake-up, under this lock: a
 	 * queue that was not empty has a wake-up coming already. */
-	int was_empty = w->qlen++ == 0;
-	atomic_fetch_add_explicit(&connections, 1, memory_order_relaxed);
+	int was_empty = w->qlen == 0, taken = 0;
+	for (; taken < n; taken++) {
+		if (w->qlen == w->qcap) {
+			uint32_t cap = w->qcap * 2;
+			struct handoff *q = malloc(cap * sizeof(*q));
+			if (q == NULL)
+				break;
+			for (uint32_t i = 0; i < w->qlen; i++)
+				q[i] = w->queue[(w->qhead + i) % w->qcap];
+			free(w->queue);
+			w->queue = q;
+			w->qhead = 0;
+			w->qcap = cap;
+		}
+		w->queue[(w->qhead + w->qlen++) % w->qcap] = hs[taken];
+	}
+	atomic_fetch_add_explicit(&connections, taken, memory_order_relaxed);
 	pthread_mutex_unlock(&w->qlock);
-	if (was_empty)
+	if (was_empty && taken > 0)
 		wake(w);
-	return 0;
+	return taken;
 }
 
 /* --- descriptors and pipe memory ---------------------------------------------- */

@@ -122,6 +122,8 @@ struct config {
 	int nconnect_ports;
 	uint32_t tunnel_idle_timeout;	/* ms of silence both ways */
 	int tunnel_splice;		/* 0: relay with recv/send (tests, odd kernels) */
+	int defer_accept;		/* listeners hand over a connection once it sent
+					   bytes (TCP_DEFER_ACCEPT, 1 s), or at once */
 	uint32_t body_splice_min;	/* bytes: a Content-Length body with this many still
 					   to come moves by splice(); 0: never */
 	uint32_t tunnel_pipe_memory;	/* splice pipes' capacity per worker, bytes; 0: auto

@@ -54,6 +54,8 @@
 /* Written by the worker's thread only; readable from any (stats.h). */
 struct worker_stats {
 	stat_t accepted;
+	stat_t handoffs;	/* sockets taken from the acceptor */
+	stat_t handoff_us;	/* summed: accept4() to the session's start here */
 	stat_t requests;	/* exchanges completed */
 	stat_t errors;		/* local error responses */
 	stat_t evicted;		/* idle upstream connections closed for descriptors */
@@ -106,7 +108,12 @@ struct handoff {
 	uint16_t listener;		/* its listener's id (listen_cfg.id) */
 	uint8_t proxy;			/* a PROXY protocol header comes first */
 	union sockaddr_any peer;
+	uint64_t accepted_us;		/* loop_clock_us() at accept4 (hand-off latency) */
 };
+
+/* The most sockets the acceptor hands one worker at once (one lock, one
+ * wake-up for all of them). */
+#define HANDOFF_BATCH 32
 
 /* Does h's connection hold a max_connections_per_client slot from the
  * acceptor?  Not behind a load balancer (the PROXY header names the client:
@@ -172,10 +179,11 @@ void worker_destroy(struct worker *w);
  * run yet are run while the worker winds down). */
 void worker_post(struct worker *w, struct worker_msg *m);
 
-/* From the acceptor thread: give fd to the worker; it counts as a
- * connection from now on.  Returns 0, or -1 (not counted; the caller
- * closes fd) when the queue cannot grow. */
-int worker_hand_off(struct worker *w, const struct handoff *h);
+/* From the acceptor thread: give the worker hs[0..n) (n at most
+ * HANDOFF_BATCH), waking it once; each counts as a connection from then
+ * on.  Returns how many it took: those after (not counted) are the
+ * caller's to close, when the queue cannot grow. */
+int worker_hand_off(struct worker *w, const struct handoff *hs, int n);
 
 /* Client connections of all workers, queued or started: the acceptor's
  * max_connections.  Any thread. */

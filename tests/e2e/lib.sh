@@ -348,6 +348,57 @@ nonpipe_fds() {
 	echo $((total - pipes))
 }
 
+# accepted_nodelay PORT: connects to sluice on PORT, has one request
+# answered (so the socket was accepted and handed to a worker), then prints
+# TCP_NODELAY (0 or 1) of the socket sluice holds for that connection, or
+# "?" when sluice's sockets cannot be looked at (pidfd_getfd: Linux 5.6,
+# and root).
+accepted_nodelay() {
+	perl -MSocket=:all -MIO::Socket::INET -e '
+		my ($pid, $port, $oport) = @ARGV;
+		my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port, Timeout => 5) or die "connect: $!";
+		print $c "GET http://127.0.0.1:$oport/bytes/1 HTTP/1.1\r\nHost: 127.0.0.1:$oport\r\n\r\n";
+		my $r = "";
+		while ($r !~ /\r\n\r\n./s) { sysread($c, $r, 4096, length $r) or die "no answer\n"; }
+		my $me = (sockaddr_in(getsockname($c)))[0];
+		my $pidfd = syscall(434, $pid + 0, 0);             # pidfd_open
+		if ($pidfd < 0) { print "?\n"; exit 0; }
+		opendir(my $d, "/proc/$pid/fd") or do { print "?\n"; exit 0; };
+		for my $n (grep { /^\d+$/ } readdir($d)) {
+			next unless (readlink("/proc/$pid/fd/$n") // "") =~ /^socket:/;
+			my $fd = syscall(438, $pidfd + 0, $n + 0, 0);  # pidfd_getfd
+			if ($fd < 0) { print "?\n"; exit 0; }
+			open(my $s, "+<&=", $fd) or next;
+			my $peer = getpeername($s) or next;
+			next unless sockaddr_family($peer) == AF_INET && (sockaddr_in($peer))[0] == $me;
+			print unpack("i", getsockopt($s, IPPROTO_TCP, TCP_NODELAY)) ? 1 : 0, "\n";
+			exit 0;
+		}
+		print "none\n";' "$SLUICE_PID" "$1" "$ORIGIN_PORT"
+}
+
+# listener_defer PORT: TCP_DEFER_ACCEPT (seconds) of sluice's listening
+# socket on 127.0.0.1:PORT, "?" as for accepted_nodelay, "none" if absent.
+listener_defer() {
+	perl -MSocket=:all -e '
+		my ($pid, $port) = @ARGV;
+		my $pidfd = syscall(434, $pid + 0, 0);
+		if ($pidfd < 0) { print "?\n"; exit 0; }
+		opendir(my $d, "/proc/$pid/fd") or do { print "?\n"; exit 0; };
+		for my $n (grep { /^\d+$/ } readdir($d)) {
+			next unless (readlink("/proc/$pid/fd/$n") // "") =~ /^socket:/;
+			my $fd = syscall(438, $pidfd + 0, $n + 0, 0);
+			if ($fd < 0) { print "?\n"; exit 0; }
+			open(my $s, "+<&=", $fd) or next;
+			my $me = getsockname($s) or next;
+			next if getpeername($s);
+			next unless sockaddr_family($me) == AF_INET && (sockaddr_in($me))[0] == $port;
+			print unpack("i", getsockopt($s, IPPROTO_TCP, TCP_DEFER_ACCEPT)), "\n";
+			exit 0;
+		}
+		print "none\n";' "$SLUICE_PID" "$1"
+}
+
 # full_pipes PID: how many of the pipes PID holds have bytes in them (each
 # pipe counted once), or "?" when they cannot be looked at (pidfd_getfd:
 # Linux 5.6, and root).  An idle pooled pipe is empty: once traffic has

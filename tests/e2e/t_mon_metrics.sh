@@ -60,6 +60,9 @@ expect_eq "$(metric 'sluice_dns_cache_hits_total')" 6 "names answered from the c
 expect_eq "$(metric 'sluice_upstream_pool_misses_total')" 4 "server connections opened (a, b, refused, tunnel)"
 expect_eq "$(metric 'sluice_upstream_pool_hits_total')" 6 "requests on pooled connections"
 expect_eq "$(metric 'sluice_connections_accepted_total')" 13 "connections (12 clients, this scrape)"
+expect_eq "$(metric 'sluice_handoffs_total')" 13 "sockets handed from the acceptor to the workers"
+awk -v s="$(metric 'sluice_handoff_seconds_total')" 'BEGIN { exit !(s > 0 && s < 13) }' ||
+	fail "hand-off time summed over 13 sockets: $(metric 'sluice_handoff_seconds_total') s"
 [ "$(metric 'sluice_origin_received_bytes_total')" -ge $((5 * 100 + 3 * 1000)) ] || fail "origin bytes"
 [ "$(metric 'sluice_client_sent_bytes_total')" -ge $((5 * 100 + 3 * 1000)) ] || fail "client bytes"
 expect_eq "$(metric 'sluice_workers')" 1 "workers"

@@ -6,13 +6,16 @@
 # Connection: close, the download completes byte-exact, the tunnel is closed
 # once shutdown_timeout has passed, and sluice exits 0.  A second signal
 # stops at once.
+# defer_accept off: with it on (the default) a connection that has sent
+# nothing is still the kernel's (TCP_DEFER_ACCEPT), so it is reset with
+# the listener, as the listen backlog is; sluice.conf(5) says so.
 . "$(dirname "$0")/lib.sh"
 
 start_notify
 start_origin
 start_peer -e
 SECS=10
-start_sluice "shutdown_timeout ${SECS}s" "connect_ports $PEER_PORT"
+start_sluice "shutdown_timeout ${SECS}s" "connect_ports $PEER_PORT" "defer_accept off"
 wait_for 5 notified 1 READY=1 || fail "no READY=1"
 
 # an idle kept-alive client

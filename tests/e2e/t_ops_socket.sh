@@ -55,6 +55,8 @@ SLUICE_PID=$(tail -n1 "$T/pids")
 PIDS+=("$SLUICE_PID")
 grep -q "listening on 127.0.0.1:$PORT (from systemd)" "$T/sluice.err" || fail "the passed socket is not used"
 ok "sluice serves on the socket systemd passed"
+nd=$(accepted_nodelay "$PORT")
+[ "$nd" = "?" ] || expect_eq "$nd" 1 "TCP_NODELAY of a socket accepted on systemd's listener"
 
 # clients in a loop (bounded: 400 requests), each on a new connection
 (

@@ -275,6 +275,25 @@ START_TEST(other_enum_values)
 }
 END_TEST
 
+START_TEST(on_off_directives)
+{
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	ck_assert_int_eq(c.defer_accept, 1);
+	ck_assert_int_eq(c.tunnel_splice, 1);
+	ck_assert_msg(parse(&c, "defer_accept off\ntunnel_splice off\n", err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(c.defer_accept, 0);
+	ck_assert_int_eq(c.tunnel_splice, 0);
+	ck_assert_msg(parse(&c, "defer_accept on\n", err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(c.defer_accept, 1);
+	ck_assert_int_eq(parse(&c, "defer_accept yes\n", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "defer_accept wants on or off"));
+	ck_assert_int_eq(parse(&c, "defer_accept on off\n", err, sizeof(err)), -1);
+	ck_assert_int_eq(parse(&c, "defer_accept\n", err, sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(later_lines_override_earlier_ones)
 {
 	struct config c;
@@ -872,6 +891,7 @@ Suite *config_suite(void)
 	TCase *tc = tcase_create("values");
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, defaults_pass_validation);
+	tcase_add_test(tc, on_off_directives);
 	tcase_add_test(tc, durations_with_units);
 	tcase_add_test(tc, bare_duration_is_seconds);
 	tcase_add_test(tc, duration_limits);
