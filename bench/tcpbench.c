@@ -17,6 +17,20 @@
  *                                      answer, print "ready kept=K closed=C"
  *                                      (C: the server closed them),
  *                                      hold them until stdin closes
+ *   tcpbench paced ADDR:PORT N SECS TARGET
+ *                                      open N keep-alive connections, then for
+ *                                      SECS seconds each sends GET TARGET once a
+ *                                      second (their phases spread evenly over
+ *                                      the second) and reads the answer; prints
+ *                                      "requests=R errors=E late=L p50=MS p99=MS
+ *                                      max=MS first_p99=MS dial_s=S
+ *                                      connect_max_ms=MS" (p50..max: the
+ *                                      requests after each connection's
+ *                                      first, the steady state; first_p99:
+ *                                      the first ones, which include the
+ *                                      proxy accepting the connection; late:
+ *                                      a second went by before the answer to
+ *                                      the one before came)
  *
  * Loopback only; every loop is bounded by BYTES, N or stdin.
  */
@@ -29,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -223,6 +238,161 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* --- paced: many keep-alive clients, each asking once a second ----------------- */
+
+struct pconn {
+	int fd;
+	int busy;		/* a request is out */
+	int first;		/* ... and it is the connection's first */
+	double sent;		/* when it went */
+	size_t got;		/* bytes of its answer read */
+	long long need;		/* head + body, once the head is in; -1 before */
+	char buf[1024];
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Read what fd has of its answer; 1 when complete, 0 for more, -1 on error. */
+static int paced_read(struct pconn *c)
+{
+	for (;;) {
+		char tmp[4096];
+		char *into = c->need < 0 ? c->buf + c->got : tmp;
+		size_t room = c->need < 0 ? sizeof(c->buf) - 1 - c->got : sizeof(tmp);
+		if (room == 0)
+			return -1;
+		ssize_t r = recv(c->fd, into, room, MSG_DONTWAIT);
+		if (r == 0)
+			return -1;
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		c->got += (size_t)r;
+		if (c->need < 0) {
+			c->buf[c->got] = '\0';
+			char *end = strstr(c->buf, "\r\n\r\n");
+			if (end == NULL)
+				continue;
+			if (strncmp(c->buf, "HTTP/1.1 2", 10) != 0)
+				return -1;
+			char *cl = strcasestr(c->buf, "\r\ncontent-length:");
+			if (cl == NULL || cl > end)
+				return -1;
+			c->need = (long long)(end + 4 - c->buf) + atoll(cl + 17);
+		}
+		if ((long long)c->got >= c->need)
+			return (long long)c->got == c->need ? 1 : -1;
+	}
+}
+
+static int paced(const char *addr, int n, int secs, const char *target)
+{
+	struct sockaddr_in to;
+	parse_addr(addr, &to);
+	struct pconn *cs = calloc((size_t)n, sizeof(*cs));
+	size_t cap = (size_t)n * (size_t)(secs + 1);
+	double *lat = malloc(cap * sizeof(double)), *flat = malloc((size_t)n * sizeof(double));
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (cs == NULL || lat == NULL || flat == NULL || ep == -1)
+		die("setup");
+	double t0 = now_s(), connect_max = 0;
+	for (int i = 0; i < n; i++) {
+		double t = now_s();
+		cs[i].fd = dial(&to);
+		double d = now_s() - t;
+		connect_max = d > connect_max ? d : connect_max;
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) == -1)
+			die("epoll_ctl");
+	}
+	double dial_s = now_s() - t0;
+	char req[512];
+	int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: tcpbench\r\n\r\n", target);
+	size_t nlat = 0, nflat = 0;
+	long errors = 0, late = 0, sent = 0;
+	double start = now_s(), end = start + secs;
+	long long next = 0; /* the next send: connection next % n, in round next / n */
+	for (;;) {
+		double now = now_s();
+		/* every send that is due: connection i of round k at start + k + i/n */
+		while (next < (long long)secs * n) {
+			double due = start + (double)(next / n) + (double)(next % n) / n;
+			if (due > now)
+				break;
+			struct pconn *c = &cs[next % n];
+			next++;
+			if (c->fd < 0)
+				continue;
+			if (c->busy) {
+				late++;
+				continue;
+			}
+			if (send(c->fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
+				errors++;
+				close(c->fd);
+				c->fd = -1;
+				continue;
+			}
+			c->busy = 1;
+			c->first = next <= n; /* (next was advanced above) */
+			c->sent = now;
+			c->got = 0;
+			c->need = -1;
+			sent++;
+		}
+		if (now >= end + 2 || (next >= (long long)secs * n && nlat + nflat + (size_t)errors >= (size_t)sent))
+			break;
+		double due = next < (long long)secs * n ? start + (double)(next / n) + (double)(next % n) / n : end + 2;
+		int wait_ms = (int)((due - now) * 1000);
+		struct epoll_event evs[256];
+		int k = epoll_wait(ep, evs, 256, wait_ms < 0 ? 0 : wait_ms > 100 ? 100 : wait_ms);
+		double at = now_s();
+		for (int j = 0; j < k; j++) {
+			struct pconn *c = &cs[evs[j].data.u32];
+			if (c->fd < 0)
+				continue;
+			int r = paced_read(c);
+			if (r == 0)
+				continue;
+			if (r == 1 && c->busy && c->first && nflat < (size_t)n) {
+				flat[nflat++] = (at - c->sent) * 1000;
+				c->busy = 0;
+				continue;
+			}
+			if (r == 1 && c->busy && !c->first && nlat < cap) {
+				lat[nlat++] = (at - c->sent) * 1000;
+				c->busy = 0;
+				continue;
+			}
+			if (errors++ == 0)
+				fprintf(stderr, "tcpbench: first error: %s, answer so far: %.80s\n",
+					r == 1 ? "an answer nobody asked for" : "a bad or cut answer", c->buf);
+			epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+			close(c->fd);
+			c->fd = -1;
+		}
+	}
+	qsort(lat, nlat, sizeof(double), cmp_double);
+	qsort(flat, nflat, sizeof(double), cmp_double);
+	double p50 = nlat ? lat[nlat / 2] : 0, p99 = nlat ? lat[(size_t)((double)(nlat - 1) * 0.99)] : 0,
+	       mx = nlat ? lat[nlat - 1] : 0, fp99 = nflat ? flat[(size_t)((double)(nflat - 1) * 0.99)] : 0;
+	printf("requests=%zu errors=%ld late=%ld p50=%.3f p99=%.3f max=%.3f first_p99=%.3f dial_s=%.2f "
+	       "connect_max_ms=%.1f\n",
+	       nlat + nflat, errors, late, p50, p99, mx, fp99, dial_s, connect_max * 1000);
+	fflush(stdout);
+	for (int i = 0; i < n; i++)
+		if (cs[i].fd >= 0)
+			close(cs[i].fd);
+	free(cs);
+	free(lat);
+	free(flat);
+	close(ep);
+	return errors ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "sink") == 0)
@@ -285,6 +455,8 @@ int main(int argc, char **argv)
 		free(fds);
 		return 0;
 	}
+	if (argc == 6 && strcmp(argv[1], "paced") == 0)
+		return paced(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
 	fprintf(stderr, "usage: see the comment at the top of bench/tcpbench.c\n");
 	return 2;
 }
