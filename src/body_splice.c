@@ -28,17 +28,17 @@
 static int response_ready(const struct session *s)
 {
 	const struct exchange *x = &s->x;
-	return s->cfg->body_splice_min && s->up && x->res_head_done && !x->res_done && !x->abort_after_flush && x->res_body.kind == BODY_LENGTH &&
-	       x->res_body.left >= s->cfg->body_splice_min && !s->server.eof &&
+	return s->cfg->body_splice_min && s->up && x->res_head_done && !x->res_done && !x->abort_after_flush &&
+	       x->res_body.kind == BODY_LENGTH && x->res_body.left >= s->cfg->body_splice_min && !s->server.eof &&
 	       (s->ohead == NULL || buf_empty(s->ohead)) && (s->server.in == NULL || buf_empty(s->server.in));
 }
 
 static int request_ready(const struct session *s)
 {
 	const struct exchange *x = &s->x;
-	return s->cfg->body_splice_min && !x->req_done && x->tunnel == T_NONE && !x->via_connect && x->req_body.kind == BODY_LENGTH &&
-	       x->req_body.left >= s->cfg->body_splice_min && !s->client.eof && !s->server.wdone &&
-	       x->rhead_sent == s->rhead->end && (s->client.in == NULL || buf_empty(s->client.in));
+	return s->cfg->body_splice_min && !x->req_done && x->tunnel == T_NONE && !x->via_connect &&
+	       x->req_body.kind == BODY_LENGTH && x->req_body.left >= s->cfg->body_splice_min && !s->client.eof &&
+	       !s->server.wdone && x->rhead_sent == s->rhead->end && (s->client.in == NULL || buf_empty(s->client.in));
 }
 
 static void start(struct session *s, struct relay *r, struct side *from, struct side *to, uint64_t left)
