@@ -16,8 +16,8 @@
  * path: their framing must be read (chunked), or they are not worth a
  * pipe (below body_splice_min, two splices cost more than a copy).
  *
- * The relays are the session's r_down (response) and r_up (request),
- * which only a tunnel uses otherwise, and an exchange that may become a
+ * The relays are the session's rel->down (response) and rel->up (request),
+ * which only a tunnel uses otherwise (allocated while one runs), and an exchange that may become a
  * tunnel (an Upgrade) never splices its request.  While a relay runs it
  * alone reads its source: session.c's reads stop for that socket.
  */
@@ -41,17 +41,23 @@ static int request_ready(const struct session *s)
 	       !s->server.wdone && x->rhead_sent == s->rhead->end && (s->client.in == NULL || buf_empty(s->client.in));
 }
 
-static void start(struct session *s, struct relay *r, struct side *from, struct side *to, uint64_t left)
+/* 0, or -1 when no memory for the relays: the body stays on the parsed path. */
+static int start(struct session *s, int up, struct side *from, struct side *to, uint64_t left)
 {
+	if (session_relays(s) == NULL)
+		return -1;
+	struct relay *r = up ? &s->rel->up : &s->rel->down;
 	session_put_buf(s, &from->in); /* empty: what it held has gone out */
 	relay_init(r, from->fd, to->fd, &from->rd, &to->wr, NULL, 0);
 	relay_bound(r, left);
+	return 0;
 }
 
 static void stop(struct session *s, struct relay *r, uint8_t *live)
 {
 	relay_release(r, s->w->pipes, &s->w->bufs);
 	*live = 0;
+	session_relays_done(s);
 }
 
 /* One relay's move, its bytes counted where the parsed path counts them.
@@ -80,19 +86,20 @@ static int response_step(struct session *s)
 	if (!x->res_splice) {
 		if (!response_ready(s))
 			return 0;
-		start(s, &s->r_down, &s->server, &s->client, x->res_body.left);
+		if (start(s, 0, &s->server, &s->client, x->res_body.left) == -1)
+			return 0;
 		x->res_splice = 1;
 	}
 	enum relay_result res;
 	struct worker_metrics *m = &s->w->m;
-	int moved = move(s, &s->r_down, &m->origin_in, &m->client_out, &m->body_spliced_down, &x->rec.bytes, &res);
-	if (s->r_down.bytes)
+	int moved = move(s, &s->rel->down, &m->origin_in, &m->client_out, &m->body_spliced_down, &x->rec.bytes, &res);
+	if (s->rel->down.bytes)
 		x->res_sent = 1;
-	x->res_body.left = s->r_down.left;
+	x->res_body.left = s->rel->down.left;
 	if (res == RELAY_ERROR) {
-		if (s->r_down.from_failed) {
+		if (s->rel->down.from_failed) {
 			/* the server reset: server_eof tells the client */
-			stop(s, &s->r_down, &x->res_splice);
+			stop(s, &s->rel->down, &x->res_splice);
 			s->server.eof = s->server.reset = 1;
 			return 1;
 		}
@@ -101,9 +108,9 @@ static int response_step(struct session *s)
 		session_close(s);
 		return 0;
 	}
-	if (!s->r_down.done)
+	if (!s->rel->down.done)
 		return moved;
-	stop(s, &s->r_down, &x->res_splice);
+	stop(s, &s->rel->down, &x->res_splice);
 	if (x->res_body.left == 0)
 		x->res_body.done = x->res_done = 1;
 	else
@@ -117,20 +124,21 @@ static int request_step(struct session *s)
 	if (!x->req_splice) {
 		if (s->state != S_FORWARD || s->up == NULL || !request_ready(s))
 			return 0;
-		start(s, &s->r_up, &s->client, &s->server, x->req_body.left);
+		if (start(s, 1, &s->client, &s->server, x->req_body.left) == -1)
+			return 0;
 		x->req_splice = 1;
 	}
 	enum relay_result res;
 	struct worker_metrics *m = &s->w->m;
-	int moved = move(s, &s->r_up, &m->client_in, &m->origin_out, &m->body_spliced_up, &x->rec.bytes_up, &res);
-	if (s->r_up.bytes)
+	int moved = move(s, &s->rel->up, &m->client_in, &m->origin_out, &m->body_spliced_up, &x->rec.bytes_up, &res);
+	if (s->rel->up.bytes)
 		x->body_sent = 1;
-	x->req_body.left = s->r_up.left;
+	x->req_body.left = s->rel->up.left;
 	if (res == RELAY_ERROR) {
-		int out_of_memory = errno == ENOMEM;
-		stop(s, &s->r_up, &x->req_splice);
-		if (s->r_up.from_failed || out_of_memory) {
-			x->rec.reason = s->r_up.from_failed ? "client connection error" : "out of memory";
+		int out_of_memory = errno == ENOMEM, from_failed = s->rel->up.from_failed;
+		stop(s, &s->rel->up, &x->req_splice); /* (may free s->rel) */
+		if (from_failed || out_of_memory) {
+			x->rec.reason = from_failed ? "client connection error" : "out of memory";
 			record_write(s);
 			session_close(s);
 			return 0;
@@ -142,9 +150,9 @@ static int request_step(struct session *s)
 		s->close_after = 1;
 		return 1;
 	}
-	if (!s->r_up.done)
+	if (!s->rel->up.done)
 		return moved;
-	stop(s, &s->r_up, &x->req_splice);
+	stop(s, &s->rel->up, &x->req_splice);
 	if (x->req_body.left == 0)
 		x->req_body.done = x->req_done = 1;
 	else
@@ -164,13 +172,13 @@ int body_splice_step(struct session *s)
 
 int body_splice_holds_request(const struct session *s)
 {
-	return s->x.req_splice && (s->r_up.in_pipe > 0 || (s->r_up.buf && !buf_empty(s->r_up.buf)));
+	return s->x.req_splice && (s->rel->up.in_pipe > 0 || (s->rel->up.buf && !buf_empty(s->rel->up.buf)));
 }
 
 void body_splice_drop(struct session *s)
 {
 	if (s->x.req_splice)
-		stop(s, &s->r_up, &s->x.req_splice);
+		stop(s, &s->rel->up, &s->x.req_splice);
 	if (s->x.res_splice)
-		stop(s, &s->r_down, &s->x.res_splice);
+		stop(s, &s->rel->down, &s->x.res_splice);
 }

@@ -92,8 +92,8 @@ void record_write(struct session *s)
 	metrics_request(&w->m, mc, r->status, elapsed);
 	if (s->tunnel_live) {
 		stat_inc(&w->m.tunnels_done);
-		stat_add(&w->m.tunnel_up, s->r_up.bytes);
-		stat_add(&w->m.tunnel_down, s->r_down.bytes);
+		stat_add(&w->m.tunnel_up, s->rel->up.bytes);
+		stat_add(&w->m.tunnel_down, s->rel->down.bytes);
 	}
 	if (w->top) {
 		/* the name as the client gave it: SNI, a redirected request's
@@ -101,7 +101,7 @@ void record_write(struct session *s)
 		const char *name = s->x.tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni
 				   : s->tp && s->tp->named[0]		  ? s->tp->named
 									  : s->x.host;
-		uint64_t moved = s->tunnel_live ? s->r_up.bytes + s->r_down.bytes : r->bytes + r->bytes_up;
+		uint64_t moved = s->tunnel_live ? s->rel->up.bytes + s->rel->down.bytes : r->bytes + r->bytes_up;
 		if (name[0])
 			top_count(w->top, name, strlen(name), &s->peer.sa, moved);
 	}
@@ -136,8 +136,8 @@ void record_write(struct session *s)
 			 s->tp->sni[0] ? s->tp->sni : tls_hello_text((enum tls_hello)s->tp->hello));
 	char note[512];
 	if (s->tunnel_live) {
-		snprintf(note, sizeof(note), "tunnel up=%llu down=%llu%s%s%s", (unsigned long long)s->r_up.bytes,
-			 (unsigned long long)s->r_down.bytes, hello, r->reason ? ": " : "", r->reason ? r->reason : "");
+		snprintf(note, sizeof(note), "tunnel up=%llu down=%llu%s%s%s", (unsigned long long)s->rel->up.bytes,
+			 (unsigned long long)s->rel->down.bytes, hello, r->reason ? ": " : "", r->reason ? r->reason : "");
 	} else if (hello[0]) {
 		snprintf(note, sizeof(note), "%s%s%s", hello + 1, r->reason ? ": " : "", r->reason ? r->reason : "");
 	}
@@ -176,9 +176,9 @@ void record_write(struct session *s)
 		e.client_port = sockaddr_port(&s->peer);
 		e.reused = s->x.reused;
 		e.tunnel = s->tunnel_live;
-		e.bytes_up = s->tunnel_live ? s->r_up.bytes : r->bytes_up;
+		e.bytes_up = s->tunnel_live ? s->rel->up.bytes : r->bytes_up;
 		if (s->tunnel_live)
-			e.bytes = s->r_down.bytes;
+			e.bytes = s->rel->down.bytes;
 		e.sni = s->x.tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni : NULL;
 		e.dns_us = r->t0_us ? r->dns_us : -1;
 		e.connect_us = r->t0_us ? r->connect_us : -1;

@@ -72,6 +72,21 @@ static void trim_bufs(struct session *s)
 		session_put_buf(s, &s->ohead);
 }
 
+struct relays *session_relays(struct session *s)
+{
+	if (s->rel == NULL)
+		s->rel = malloc(sizeof(*s->rel)); /* each relay is set up by relay_init */
+	return s->rel;
+}
+
+void session_relays_done(struct session *s)
+{
+	if (s->rel && !s->tunnel_live && !s->x.req_splice && !s->x.res_splice) {
+		free(s->rel);
+		s->rel = NULL;
+	}
+}
+
 /* --- life and death ----------------------------------------------------------------- */
 
 static void side_forget(struct side *sd)
@@ -114,17 +129,19 @@ void session_close(struct session *s)
 	proxy_auth_cancel(s);
 	if (s->tunnel_live) {
 		stat_sub(&w->stats.tunnels, 1);
-		relay_release(&s->r_up, w->pipes, &w->bufs);
-		relay_release(&s->r_down, w->pipes, &w->bufs);
+		relay_release(&s->rel->up, w->pipes, &w->bufs);
+		relay_release(&s->rel->down, w->pipes, &w->bufs);
 	}
 	/* A tunnel whose both directions are done closes its server side
 	 * gently: its last bytes and FIN may still be on the way.  Anything
 	 * else still held here was cut in the middle (session_drop_upstream). */
-	if (s->up && s->tunnel_live && s->r_up.done && s->r_down.done) {
+	if (s->up && s->tunnel_live && s->rel->up.done && s->rel->down.done) {
 		upstream_close(s->up);
 		s->up = NULL;
 	}
 	session_drop_upstream(s);
+	free(s->rel); /* released above, or by session_drop_upstream */
+	s->rel = NULL;
 	if (s->pinned) {
 		upstream_close(s->pinned);
 		s->pinned = NULL;
@@ -398,10 +415,16 @@ static int server_read(struct session *s)
 
 /* The relays start once the head that opened the tunnel has gone out, so
  * nothing the server says can overtake it.  Bytes already read on either
- * side go to the relays, which own them from then on. */
-static void tunnel_start(struct session *s)
+ * side go to the relays, which own them from then on.  0, or -1 when
+ * memory is out (the session is closed). */
+static int tunnel_start(struct session *s)
 {
 	int copy = !s->cfg->tunnel_splice;
+	if (session_relays(s) == NULL) {
+		s->x.rec.reason = "out of memory";
+		session_close(s);
+		return -1;
+	}
 	if (s->client.in && buf_empty(s->client.in))
 		session_put_buf(s, &s->client.in);
 	if (s->server.in && buf_empty(s->server.in))
@@ -413,12 +436,13 @@ static void tunnel_start(struct session *s)
 	session_put_buf(s, &s->ohead); /* flushed: tunnel_step starts only then */
 	s->x.req_done = 1;
 	s->client.rd = s->server.rd = 1; /* bytes may have arrived while the head went out */
-	relay_init(&s->r_up, s->client.fd, s->server.fd, &s->client.rd, &s->server.wr, s->client.in, copy);
-	relay_init(&s->r_down, s->server.fd, s->client.fd, &s->server.rd, &s->client.wr, s->server.in, copy);
+	relay_init(&s->rel->up, s->client.fd, s->server.fd, &s->client.rd, &s->server.wr, s->client.in, copy);
+	relay_init(&s->rel->down, s->server.fd, s->client.fd, &s->server.rd, &s->client.wr, s->server.in, copy);
 	s->client.in = s->server.in = NULL;
-	s->r_down.bytes = s->x.rec.bytes; /* the head that opened the tunnel counts */
+	s->rel->down.bytes = s->x.rec.bytes; /* the head that opened the tunnel counts */
 	s->tunnel_live = 1;
 	stat_inc(&s->w->stats.tunnels);
+	return 0;
 }
 
 /* Move tunnel bytes; close when both directions ended or one failed.  The
@@ -430,12 +454,13 @@ static void tunnel_step(struct session *s)
 	if (!s->tunnel_live) {
 		if (s->ohead && !buf_empty(s->ohead))
 			return;
-		tunnel_start(s);
+		if (tunnel_start(s) == -1)
+			return;
 	}
 	int moved = 0;
-	enum relay_result a = relay_move(&s->r_up, w->pipes, &w->bufs, &moved);
-	enum relay_result b = a == RELAY_ERROR ? RELAY_ERROR : relay_move(&s->r_down, w->pipes, &w->bufs, &moved);
-	s->x.rec.bytes = s->r_down.bytes;
+	enum relay_result a = relay_move(&s->rel->up, w->pipes, &w->bufs, &moved);
+	enum relay_result b = a == RELAY_ERROR ? RELAY_ERROR : relay_move(&s->rel->down, w->pipes, &w->bufs, &moved);
+	s->x.rec.bytes = s->rel->down.bytes;
 	if (moved)
 		s->last_active = loop_now(w->loop);
 	if (a == RELAY_ERROR || b == RELAY_ERROR) {
@@ -443,7 +468,7 @@ static void tunnel_step(struct session *s)
 		session_close(s);
 		return;
 	}
-	if (s->r_up.done && s->r_down.done) {
+	if (s->rel->up.done && s->rel->down.done) {
 		session_close(s);
 		return;
 	}

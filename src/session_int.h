@@ -92,6 +92,13 @@ enum parse_event { EV_NONE, EV_HEAD };
 /* Where the request went, as the access log's hierarchy field says it. */
 enum hier { HIER_NONE, HIER_DIRECT, HIER_ORIGINAL_DST, HIER_FIRSTUP_PARENT, HIER_DEFAULT_PARENT };
 
+/* Client -> server and server -> client: a tunnel (S_TUNNEL), or a body's
+ * rest (body_splice.c).  Allocated only while one runs: most sessions
+ * never need them, and an idle one holds none. */
+struct relays {
+	struct relay up, down;
+};
+
 /* One end of a session: the client, or the server it was routed to.  Both
  * are read, written and woken by the same code. */
 struct side {
@@ -165,7 +172,7 @@ struct exchange {
 	uint8_t msg_begun;		/* bytes of the request arrived */
 	uint8_t res_sent;		/* bytes of the final response reached the client */
 	uint8_t res_reuse;		/* the server may be asked again on this connection */
-	uint8_t req_splice, res_splice;	/* the body's rest moves by r_up, r_down (body_splice.c) */
+	uint8_t req_splice, res_splice;	/* the body's rest moves by rel->up, rel->down (body_splice.c) */
 	uint8_t dechunk;		/* HTTP/1.0 client, chunked response: decode */
 	uint8_t pin;			/* connection-based auth: the server connection is
 					   this client's alone (session.pinned) */
@@ -231,7 +238,8 @@ struct session {
 	struct buf *rhead;		/* rewritten request head (kept for retry and log) */
 	struct buf *ohead;		/* response heads and local replies, to the client */
 	llhttp_t req, res;
-	struct relay r_up, r_down;	/* S_TUNNEL: client -> server, server -> client */
+	struct relays *rel;		/* a tunnel's or a spliced body's relays; NULL while
+					   none runs (session_relays) */
 	char *tunnel_target;		/* upgraded tunnel: its target, for the log line */
 	struct transparent *tp;		/* transparent listeners only */
 	union sockaddr_any peer;	/* the client */
@@ -287,6 +295,10 @@ int session_need_buf(struct session *s, struct buf **b);
 void session_put_buf(struct session *s, struct buf **b);
 /* Close the server connection (if any) and forget its readiness. */
 void session_drop_upstream(struct session *s);
+/* s->rel, allocated if needed; NULL when memory is out. */
+struct relays *session_relays(struct session *s);
+/* Free s->rel unless a tunnel or a body relay still runs. */
+void session_relays_done(struct session *s);
 /* The reply is out: close, or shut and linger (see there). */
 void session_linger(struct session *s);
 
