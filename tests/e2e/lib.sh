@@ -161,6 +161,25 @@ free_port() {
 	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1)->sockport, "\n"'
 }
 
+# closed_port: sets CLOSED_PORT, a loopback port that refuses connections
+# for the rest of the test: a socket holds it bound but never listens, so
+# a connect gets a reset and no listener started later (sluice's own on
+# port 0, a fake server's) can be given it.  (A port bound and released,
+# as free_port does, was once handed to sluice's listener a moment later:
+# the request then met the loop guard.)
+closed_port() {
+	perl -MSocket -e '
+		socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+		bind($s, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die "bind: $!";
+		my ($port) = unpack_sockaddr_in(getsockname($s));
+		open(my $f, ">", $ARGV[0]) or die; print $f "$port\n"; close($f);
+		sleep 600;' "$T/closed.port.$$" &
+	PIDS+=($!)
+	wait_for 5 test -s "$T/closed.port.$$" || fail "closed_port: no port"
+	CLOSED_PORT=$(cat "$T/closed.port.$$")
+	rm -f "$T/closed.port.$$"
+}
+
 # stop_sluice: SIGTERM and wait, so the access log is flushed.
 stop_sluice() {
 	kill "$SLUICE_PID" 2>/dev/null

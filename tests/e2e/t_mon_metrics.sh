@@ -16,12 +16,15 @@ O2=$ORIGIN_PORT
 start_peer -s 100000 -r 100000
 printf '127.0.0.1 a.sluice.test\n127.0.0.1 b.sluice.test\n' >"$T/hosts"
 start_dnsmasq "$T/hosts" 60
-# a closed port: bound then released (nobody listens there)
-REFUSED=$(perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport')
 start_sluice "workers 1" "admin 127.0.0.1:0" "admin_allow 127.0.0.1" "max_connections_per_client 2" "resolver 127.0.0.1:$DNS_PORT" "connect_ports $PEER_PORT" \
 	"acl banned dst 127.0.0.1/32" "acl banned_port port 9" "http_access deny banned banned_port" "http_access allow all"
 ADMIN=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) admin.*/\1/p' "$T/sluice.err")
 [ -n "$ADMIN" ] || fail "no admin listener logged"
+# a closed port, held so that no listener can be given it (bound and
+# released instead, the kernel once gave it to sluice's own listener next:
+# the request met the loop guard, 508)
+closed_port
+REFUSED=$CLOSED_PORT
 deny_line=$(grep -n "^http_access deny" "$T/sluice.conf" | cut -d: -f1)
 
 get() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 -x "$PROXY" "$1"; }

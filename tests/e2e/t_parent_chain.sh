@@ -25,7 +25,8 @@ start_sluice_as parent "resolver 127.0.0.1:$DNS_PORT" "connect_ports $ORIGIN_POR
 	"access_log_format json" "via_name parent"
 P=$SLUICE_AS_PORT
 PLOG="$T/access-parent.log"
-DEAD=$(free_port)
+closed_port
+DEAD=$CLOSED_PORT
 perl "$(dirname "$0")/fakeparent.pl" "$T/early.port" early 2>"$T/early.log" &
 PIDS+=("$!")
 perl "$(dirname "$0")/fakeparent.pl" "$T/refuse.port" status:403 2>"$T/refuse.log" &

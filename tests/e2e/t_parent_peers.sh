@@ -17,7 +17,8 @@ TP=$TINYPROXY_PORT
 # sluice's own DNS knows none of these names: a lookup would fail the request
 : >"$T/none.hosts"
 start_dnsmasq "$T/none.hosts" 60
-DEAD=$(free_port)
+closed_port
+DEAD=$CLOSED_PORT
 start_sluice "resolver 127.0.0.1:$DNS_PORT" "connect_ports $ORIGIN_PORT" \
 	"parent sq 127.0.0.1:$SQ login=$PARENT_USER:$PARENT_PASS" \
 	"parent sqbad 127.0.0.1:$SQ login=$PARENT_USER:wrong" \

@@ -37,7 +37,8 @@ wait_for 5 test -s "$T/echo.port" || fail "tunnelpeer did not start: $(cat "$T/e
 ECHO=$(cat "$T/echo.port")
 
 # A port where nothing listens: bind, note the number, close.
-DEAD=$(free_port)
+closed_port
+DEAD=$CLOSED_PORT
 
 # A port that never completes a handshake: a listener that never accepts,
 # its accept queue filled (the kernel then drops further SYNs).
