@@ -37,12 +37,12 @@ static void fill_request(struct session *s, struct acl_request *r)
 		s->acl_conn_done = 1;
 	}
 	r->conn = &s->acl_conn;
-	r->port = s->x.port;
-	r->method = s->x.tunnel == T_TLS ? -1 : (int)s->req.method;
-	r->user = s->x.rec.user;
+	r->port = s->x->port;
+	r->method = s->x->tunnel == T_TLS ? -1 : (int)s->req.method;
+	r->user = s->x->rec.user;
 	/* on a transparent listener the name is what the client said (Host,
 	 * SNI); the destination is where it was going */
-	const char *name = s->tp ? (s->x.tunnel == T_TLS ? s->tp->sni : s->tp->named) : s->x.host;
+	const char *name = s->tp ? (s->x->tunnel == T_TLS ? s->tp->sni : s->tp->named) : s->x->host;
 	if (name[0])
 		r->host = name;
 }
@@ -128,12 +128,12 @@ static inline __attribute__((always_inline)) int is_loop(const struct session *s
 void access_refuse(struct session *s, int status, int rule, const union sockaddr_any *dst)
 {
 	char a[80], d[80];
-	const char *method = s->x.tunnel == T_TLS	 ? "TLS"
-			     : s->x.tunnel == T_CONNECT ? "CONNECT"
+	const char *method = s->x->tunnel == T_TLS	 ? "TLS"
+			     : s->x->tunnel == T_CONNECT ? "CONNECT"
 							: llhttp_method_name((llhttp_method_t)s->req.method);
 	char target[DNS_NAME_MAX + 16];
-	int v6 = strchr(s->x.host, ':') != NULL;
-	snprintf(target, sizeof(target), "%s%s%s:%u", v6 ? "[" : "", s->x.host, v6 ? "]" : "", s->x.port);
+	int v6 = strchr(s->x->host, ':') != NULL;
+	snprintf(target, sizeof(target), "%s%s%s:%u", v6 ? "[" : "", s->x->host, v6 ? "]" : "", s->x->port);
 	if (status == 508)
 		log_info("client %s: %s %s: %s is sluice itself: answering 508", log_addr(&s->peer.sa, a, sizeof(a)),
 			 method, target, log_addr(&dst->sa, d, sizeof(d)));
@@ -141,9 +141,9 @@ void access_refuse(struct session *s, int status, int rule, const union sockaddr
 		log_info("client %s: %s %s%s%s denied by %s", log_addr(&s->peer.sa, a, sizeof(a)), method, target,
 			 dst ? " at " : "", dst ? log_addr(&dst->sa, d, sizeof(d)) : "",
 			 policy_rule_where(s->cfg->policy, rule));
-	s->x.rec.denied = 1;
+	s->x->rec.denied = 1;
 	metrics_denial(&s->w->m, status, status == 508 ? "loop guard" : policy_rule_where(s->cfg->policy, rule));
-	if (s->x.tunnel == T_TLS) {
+	if (s->x->tunnel == T_TLS) {
 		/* a redirected TLS client cannot be answered in HTTP: a fatal
 		 * access_denied alert (RFC 8446 6) lets its browser say why.
 		 * Its ClientHello was read, so the close that follows is a FIN
@@ -165,29 +165,29 @@ int access_check_request(struct session *s)
 		 * answer holds for every one of them */
 		v = (enum acl_verdict)s->acl_verdict;
 		rule = s->acl_rule;
-		s->x.acl_pend = s->acl_conn_pend;
+		s->x->acl_pend = s->acl_conn_pend;
 	} else {
 		fill_request(s, &r);
-		v = policy_check(s->cfg->policy, &r, NULL, &rule, &s->x.acl_pend);
+		v = policy_check(s->cfg->policy, &r, NULL, &rule, &s->x->acl_pend);
 		if (!policy_per_request(s->cfg->policy)) {
 			s->acl_conn_done = 2;
 			s->acl_verdict = (uint8_t)v;
 			s->acl_rule = rule;
-			s->acl_conn_pend = s->x.acl_pend;
+			s->acl_conn_pend = s->x->acl_pend;
 		}
 	}
 	if (v == ACL_DENY) {
 		access_refuse(s, 403, rule, NULL);
 		return -1;
 	}
-	s->x.acl_ask = v == ACL_ASK_ADDR;
-	s->x.addr_check = s->x.acl_ask || port_is_listened(s->cfg, s->x.port);
+	s->x->acl_ask = v == ACL_ASK_ADDR;
+	s->x->addr_check = s->x->acl_ask || port_is_listened(s->cfg, s->x->port);
 	return 0;
 }
 
 int access_check_hop_addr(struct session *s, const union sockaddr_any *dst, int *rule)
 {
-	if (s->x.parent) {
+	if (s->x->parent) {
 		*rule = -1;
 		return is_loop(s, dst) ? 508 : 0;
 	}
@@ -198,8 +198,8 @@ int access_check_parent_origin(struct session *s)
 {
 	union sockaddr_any a;
 	int rule, st;
-	s->x.origin_checked = 1;
-	if (route_parse_literal(s->x.host, s->x.port, &a) == 0) {
+	s->x->origin_checked = 1;
+	if (route_parse_literal(s->x->host, s->x->port, &a) == 0) {
 		st = access_check_addr(s, &a, &rule);
 	} else {
 		/* no address (AF_UNSPEC): every dst ACL answers no */
@@ -214,7 +214,7 @@ int access_check_parent_origin(struct session *s)
 
 int access_hop_check(const struct session *s)
 {
-	return s->x.parent ? port_is_listened(s->cfg, s->x.parent->port) : s->x.addr_check;
+	return s->x->parent ? port_is_listened(s->cfg, s->x->parent->port) : s->x->addr_check;
 }
 
 int access_route(struct session *s)
@@ -234,16 +234,16 @@ int access_check_addr(struct session *s, const union sockaddr_any *dst, int *rul
 	*rule = -1;
 	if (is_loop(s, dst))
 		return 508;
-	if (!s->x.acl_ask)
+	if (!s->x->acl_ask)
 		return 0;
 	/* only the pending rules' dst ACLs are read, unless there were too
 	 * many of them to note */
 	struct acl_request r;
 	const struct acl_request *rp = NULL;
-	if (s->x.acl_pend.all) {
+	if (s->x->acl_pend.all) {
 		fill_request(s, &r);
 		rp = &r;
 	}
-	enum acl_verdict v = policy_check_addr(s->cfg->policy, &s->x.acl_pend, rp, &dst->sa, rule);
+	enum acl_verdict v = policy_check_addr(s->cfg->policy, &s->x->acl_pend, rp, &dst->sa, rule);
 	return v == ACL_ALLOW ? 0 : 403;
 }

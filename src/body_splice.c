@@ -27,7 +27,7 @@
 
 static int response_ready(const struct session *s)
 {
-	const struct exchange *x = &s->x;
+	const struct exchange *x = s->x;
 	return s->cfg->body_splice_min && s->up && x->res_head_done && !x->res_done && !x->abort_after_flush &&
 	       x->res_body.kind == BODY_LENGTH && x->res_body.left >= s->cfg->body_splice_min && !s->server.eof &&
 	       (s->ohead == NULL || buf_empty(s->ohead)) && (s->server.in == NULL || buf_empty(s->server.in));
@@ -35,7 +35,7 @@ static int response_ready(const struct session *s)
 
 static int request_ready(const struct session *s)
 {
-	const struct exchange *x = &s->x;
+	const struct exchange *x = s->x;
 	return s->cfg->body_splice_min && !x->req_done && x->tunnel == T_NONE && !x->via_connect &&
 	       x->req_body.kind == BODY_LENGTH && x->req_body.left >= s->cfg->body_splice_min && !s->client.eof &&
 	       !s->server.wdone && x->rhead_sent == s->rhead->end && (s->client.in == NULL || buf_empty(s->client.in));
@@ -82,7 +82,7 @@ static int move(struct session *s, struct relay *r, stat_t *in, stat_t *out, sta
 
 static int response_step(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	if (!x->res_splice) {
 		if (!response_ready(s))
 			return 0;
@@ -120,7 +120,7 @@ static int response_step(struct session *s)
 
 static int request_step(struct session *s)
 {
-	struct exchange *x = &s->x;
+	struct exchange *x = s->x;
 	if (!x->req_splice) {
 		if (s->state != S_FORWARD || s->up == NULL || !request_ready(s))
 			return 0;
@@ -172,13 +172,15 @@ int body_splice_step(struct session *s)
 
 int body_splice_holds_request(const struct session *s)
 {
-	return s->x.req_splice && (s->rel->up.in_pipe > 0 || (s->rel->up.buf && !buf_empty(s->rel->up.buf)));
+	return s->x->req_splice && (s->rel->up.in_pipe > 0 || (s->rel->up.buf && !buf_empty(s->rel->up.buf)));
 }
 
 void body_splice_drop(struct session *s)
 {
-	if (s->x.req_splice)
-		stop(s, &s->rel->up, &s->x.req_splice);
-	if (s->x.res_splice)
-		stop(s, &s->rel->down, &s->x.res_splice);
+	if (s->x == NULL) /* between requests: no body */
+		return;
+	if (s->x->req_splice)
+		stop(s, &s->rel->up, &s->x->req_splice);
+	if (s->x->res_splice)
+		stop(s, &s->rel->down, &s->x->res_splice);
 }

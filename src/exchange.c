@@ -27,6 +27,7 @@
  *
  * Part of the session module (see session_int.h).
  */
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,16 +41,16 @@
 static int req_on_message_begin(llhttp_t *p)
 {
 	struct session *s = p->data;
-	s->x.url_len = 0;
+	s->x->url_len = 0;
 	return 0;
 }
 
 static int req_on_url(llhttp_t *p, const char *at, size_t len)
 {
 	struct session *s = p->data;
-	s->x.url_len += (uint32_t)len;
-	if (s->x.url_len > s->cfg->url_max) {
-		s->x.url_too_long = 1;
+	s->x->url_len += (uint32_t)len;
+	if (s->x->url_len > s->cfg->url_max) {
+		s->x->url_too_long = 1;
 		return -1;
 	}
 	return 0;
@@ -58,14 +59,14 @@ static int req_on_url(llhttp_t *p, const char *at, size_t len)
 static int req_on_url_complete(llhttp_t *p)
 {
 	struct session *s = p->data;
-	s->x.url_done = 1;
+	s->x->url_done = 1;
 	return 0;
 }
 
 static int req_on_headers_complete(llhttp_t *p)
 {
 	struct session *s = p->data;
-	s->x.req_event = EV_HEAD;
+	s->x->req_event = EV_HEAD;
 	return HPE_PAUSED;
 }
 
@@ -74,7 +75,7 @@ static int req_on_headers_complete(llhttp_t *p)
 static int res_on_headers_complete(llhttp_t *p)
 {
 	struct session *s = p->data;
-	s->x.res_event = EV_HEAD;
+	s->x->res_event = EV_HEAD;
 	return HPE_PAUSED;
 }
 
@@ -100,16 +101,65 @@ void exchange_response_parser_init(struct session *s)
 
 /* --- beginning and end ------------------------------------------------------------- */
 
+/* Spares kept per worker: enough for a burst's exchanges in flight to come
+ * and go without malloc, few enough to be forgotten memory (1.2 KiB each). */
+#define EXCHANGE_SPARE_MAX 128
+
+int exchange_acquire(struct session *s)
+{
+	struct worker *w = s->w;
+	if (s->x)
+		return 0;
+	struct exchange *x = w->xspare;
+	if (x) {
+		w->xspare = x->next_free;
+		w->nxspare--;
+		memset(x, 0, offsetof(struct exchange, host));
+	} else if ((x = calloc(1, sizeof(*x))) == NULL) {
+		return -1;
+	}
+	x->host[0] = '\0';
+	s->x = x;
+	return 0;
+}
+
+void exchange_release(struct session *s)
+{
+	struct worker *w = s->w;
+	struct exchange *x = s->x;
+	if (x == NULL)
+		return;
+	/* nothing may still point into it: a lookup or a login check */
+	dns_cancel(w->dns, &x->dnsw);
+	assert(x->auth_job == NULL);
+	s->x = NULL;
+	if (w->nxspare < EXCHANGE_SPARE_MAX) {
+		x->next_free = w->xspare;
+		w->xspare = x;
+		w->nxspare++;
+	} else {
+		free(x);
+	}
+}
+
+void session_worker_done(struct worker *w)
+{
+	while (w->xspare) {
+		struct exchange *x = w->xspare;
+		w->xspare = x->next_free;
+		free(x);
+	}
+	w->nxspare = 0;
+}
+
 void exchange_begin(struct session *s)
 {
+	exchange_release(s);
 	llhttp_init(&s->req, HTTP_REQUEST, &req_settings);
 	s->req.data = s;
 	session_state(s, S_HEAD);
-	memset(&s->x, 0, offsetof(struct exchange, host));
-	s->x.host[0] = '\0';
 	if (s->tp)
 		s->tp->named[0] = '\0';
-	s->x.head_start = loop_now(s->w->loop);
 }
 
 void exchange_start(struct session *s)
@@ -120,14 +170,14 @@ void exchange_start(struct session *s)
 
 int exchange_request_sent(const struct session *s)
 {
-	return s->x.req_done && s->rhead && s->x.rhead_sent == s->rhead->end &&
+	return s->x->req_done && s->rhead && s->x->rhead_sent == s->rhead->end &&
 	       (s->client.in == NULL || buf_pending(s->client.in) == 0);
 }
 
 int exchange_waiting_for_client(const struct session *s)
 {
 	/* (bytes the body relay holds wait for the server, not the client) */
-	return !s->x.req_done && s->x.rhead_sent == s->rhead->end &&
+	return !s->x->req_done && s->x->rhead_sent == s->rhead->end &&
 	       (s->client.in == NULL || buf_pending(s->client.in) == 0) && !body_splice_holds_request(s);
 }
 
@@ -138,7 +188,7 @@ static void finish(struct session *s)
 	stat_inc(&s->w->stats.requests);
 	s->nreq++;
 	if (s->up) {
-		int reusable = s->x.res_reuse && exchange_request_sent(s) && !s->server.eof &&
+		int reusable = s->x->res_reuse && exchange_request_sent(s) && !s->server.eof &&
 			       (s->server.in == NULL || buf_unparsed(s->server.in) == 0);
 		if (reusable)
 			route_release(s);
@@ -167,18 +217,18 @@ void exchange_settle(struct session *s)
 	case S_FORWARD:
 		/* Past the head, body framing has taken every byte it can:
 		 * what is left at EOF is half a line that never ends. */
-		if (s->server.eof && !s->x.res_done && s->up &&
-		    (s->server.in == NULL || buf_unparsed(s->server.in) == 0 || s->x.abort_after_flush ||
-		     s->x.res_head_done)) {
+		if (s->server.eof && !s->x->res_done && s->up &&
+		    (s->server.in == NULL || buf_unparsed(s->server.in) == 0 || s->x->abort_after_flush ||
+		     s->x->res_head_done)) {
 			server_eof(s, s->server.reset);
 			if (s->state != S_FORWARD)
 				return;
 		}
-		if (s->x.abort_after_flush && all_flushed(s)) {
+		if (s->x->abort_after_flush && all_flushed(s)) {
 			session_close(s);
 			return;
 		}
-		if (s->x.res_done && all_flushed(s)) {
+		if (s->x->res_done && all_flushed(s)) {
 			if (!exchange_request_sent(s)) {
 				/* answered before the request ended: the rest of it
 				 * cannot be skipped reliably */
@@ -192,6 +242,9 @@ void exchange_settle(struct session *s)
 		if (all_flushed(s)) {
 			record_write(s);
 			s->nreq++;
+			/* (the request head, kept for the log line, goes with it) */
+			session_put_buf(s, &s->rhead);
+			session_put_buf(s, &s->server.in);
 			if (s->close_after || !s->keep_alive)
 				session_linger(s);
 			else
@@ -209,8 +262,8 @@ void exchange_settle(struct session *s)
  * not snprintf, which cost 600 instructions a request. */
 static void set_host(struct session *s, const char *host)
 {
-	_Static_assert(sizeof(((struct http_target *)0)->host) <= sizeof(s->x.host), "x.host holds any target host");
-	memcpy(s->x.host, host, strlen(host) + 1);
+	_Static_assert(sizeof(((struct http_target *)0)->host) <= sizeof(s->x->host), "x.host holds any target host");
+	memcpy(s->x->host, host, strlen(host) + 1);
 }
 
 /* Answer TRACE / OPTIONS with Max-Forwards: 0 ourselves (RFC 9110 7.6.2). */
@@ -230,8 +283,8 @@ static void reply_max_forwards(struct session *s, const struct http_head *h, int
 		exchange_error(s, 431, "request head too large to echo");
 		return;
 	}
-	s->x.rec.status = 200;
-	s->x.rec.local = 1;
+	s->x->rec.status = 200;
+	s->x->rec.local = 1;
 	session_state(s, S_REPLY);
 }
 
@@ -243,7 +296,7 @@ static void keep_upgrade(struct session *s, struct http_head *h)
 	if (!(h->conn_tokens & HTTP_CONN_UPGRADE) || h->minor == 0)
 		return;
 	if (http_keep_upgrade(h))
-		s->x.tunnel = T_UPGRADE;
+		s->x->tunnel = T_UPGRADE;
 }
 
 /* CONNECT host:port: check the port, then connect; "200 Connection
@@ -258,18 +311,18 @@ static void on_connect_head(struct session *s, const struct http_head *h)
 		return;
 	}
 	set_host(s, t.host);
-	s->x.port = t.port;
-	s->x.tunnel = T_CONNECT;
+	s->x->port = t.port;
+	s->x->tunnel = T_CONNECT;
 	if (!config_connect_port_allowed(s->cfg, t.port)) {
-		s->x.rec.denied = 1;
+		s->x->rec.denied = 1;
 		exchange_error(s, 403, "CONNECT to this port is not allowed");
 		return;
 	}
-	s->x.req_done = 1;	/* llhttp is done with this connection */
+	s->x->req_done = 1;	/* llhttp is done with this connection */
 	b->start = b->parsed;	/* bytes behind the head (a ClientHello) wait in client.in */
 	b->parsed = b->end;
 	exchange_response_parser_init(s);
-	s->x.allow_pool = 0;	/* a tunnel needs its own connection, never a pooled one */
+	s->x->allow_pool = 0;	/* a tunnel needs its own connection, never a pooled one */
 	if (proxy_auth_check(s, h) != 0)
 		return;
 	exchange_checks_done(s);
@@ -323,9 +376,9 @@ static void on_request_head(struct session *s)
 		return;
 	} else {
 		set_host(s, t.host);
-		s->x.port = t.port;
+		s->x->port = t.port;
 	}
-	s->x.head_method = s->req.method == HTTP_HEAD;
+	s->x->head_method = s->req.method == HTTP_HEAD;
 
 	int mf_method = s->req.method == HTTP_TRACE || s->req.method == HTTP_OPTIONS;
 	if (mf_method && h.max_forwards == 0) {
@@ -335,7 +388,7 @@ static void on_request_head(struct session *s)
 	}
 	http_mark_hop_by_hop(&h);
 	keep_upgrade(s, &h);
-	s->x.pin = http_connection_auth(&h);
+	s->x->pin = http_connection_auth(&h);
 	if (session_need_buf(s, &s->rhead) == -1) {
 		session_close(s);
 		return;
@@ -346,14 +399,14 @@ static void on_request_head(struct session *s)
 	}
 	/* the rewritten request line is "METHOD target HTTP/1.1": the log's
 	 * method and URL, without looking at the head again */
-	s->x.rec.method = llhttp_method_name((llhttp_method_t)s->req.method);
-	s->x.rec.target_off = h.part[0].len + 1;
-	s->x.rec.target_len = t.path_len + (t.query ? t.query_len : 0);
+	s->x->rec.method = llhttp_method_name((llhttp_method_t)s->req.method);
+	s->x->rec.target_off = h.part[0].len + 1;
+	s->x->rec.target_len = t.path_len + (t.query ? t.query_len : 0);
 	b->start = b->parsed; /* the raw head is spent; the rewritten one goes up */
-	body_init(&s->x.req_body, http_body_of(&h, 0), h.content_length, 1, cfg->header_max);
-	s->x.req_done = body_done(&s->x.req_body);
+	body_init(&s->x->req_body, http_body_of(&h, 0), h.content_length, 1, cfg->header_max);
+	s->x->req_done = body_done(&s->x->req_body);
 	exchange_response_parser_init(s);
-	s->x.allow_pool = 1;
+	s->x->allow_pool = 1;
 	if (proxy_auth_check(s, &h) != 0)
 		return;
 	exchange_checks_done(s);
@@ -363,7 +416,7 @@ void exchange_checks_done(struct session *s)
 {
 	if (access_check_request(s) == -1)
 		return;
-	route_request(s, s->x.allow_pool);
+	route_request(s, s->x->allow_pool);
 }
 
 /* Frame the request body bytes that arrived (body.c).  1 on progress. */
@@ -374,32 +427,32 @@ static int frame_request_body(struct session *s)
 		return 0;
 	uint32_t parsed = b->parsed, end = b->end;
 	const char *why = "malformed request body";
-	enum body_result r = body_frame(&s->x.req_body, b, &why);
+	enum body_result r = body_frame(&s->x->req_body, b, &why);
 	if (r == BODY_ERROR) {
 		/* the server has part of it: nothing can be resynchronised */
-		s->x.rec.reason = why;
-		if (!s->x.res_head_done && s->x.rec.status == 0)
+		s->x->rec.reason = why;
+		if (!s->x->res_head_done && s->x->rec.status == 0)
 			exchange_error(s, 400, why);
 		else
 			session_close(s);
 		return 1;
 	}
 	if (r == BODY_DONE)
-		s->x.req_done = 1;
-	return b->parsed != parsed || b->end != end || s->x.req_done;
+		s->x->req_done = 1;
+	return b->parsed != parsed || b->end != end || s->x->req_done;
 }
 
 int exchange_parse_request(struct session *s)
 {
 	struct buf *b = s->client.in;
-	if (s->x.req_done || s->state == S_REPLY || s->state == S_LINGER || s->state == S_TUNNEL ||
-	    s->state == S_PEEK || b == NULL)
+	if (s->state == S_REPLY || s->state == S_LINGER || s->state == S_TUNNEL || s->state == S_PEEK ||
+	    b == NULL || (s->x && s->x->req_done))
 		return 0;
 	if (s->state != S_HEAD)
 		return frame_request_body(s);
 	if (buf_unparsed(b) == 0)
 		return 0;
-	if (!s->x.msg_begun) {
+	if (s->x == NULL) {
 		/* A reload published before this request began: it goes by the
 		 * newest rules (the one before finished on the ones it started
 		 * with).  One atomic load when nothing changed. */
@@ -409,24 +462,29 @@ int exchange_parse_request(struct session *s)
 			s->cfg = config_ref(s->w->cfg);
 			s->acl_conn_done = 0;
 		}
-		s->x.msg_begun = 1;
-		s->x.head_start = loop_now(s->w->loop);
+		if (exchange_acquire(s) == -1) {
+			log_warn("out of memory for a request: connection closed");
+			session_close(s);
+			return 1;
+		}
+		s->x->msg_begun = 1;
+		s->x->head_start = loop_now(s->w->loop);
 		record_start(s);
 	}
-	s->x.req_event = EV_NONE;
+	s->x->req_event = EV_NONE;
 	llhttp_errno_t rc = llhttp_execute(&s->req, b->data + b->parsed, buf_unparsed(b));
 	if (rc == HPE_OK) {
 		b->parsed = b->end;
 	} else if (rc == HPE_PAUSED) {
 		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->req) - b->data);
 	} else {
-		if (s->x.url_too_long)
+		if (s->x->url_too_long)
 			exchange_error(s, 414, "request target too long");
 		else
 			exchange_error(s, 400, llhttp_get_error_reason(&s->req));
 		return 1;
 	}
-	if (s->x.req_event == EV_HEAD) {
+	if (s->x->req_event == EV_HEAD) {
 		on_request_head(s);
 		/* Frame what follows the head now: a request whose body is
 		 * already here is complete at once, before any response can
@@ -436,7 +494,7 @@ int exchange_parse_request(struct session *s)
 		return 1;
 	}
 	if (b->parsed - b->start >= s->cfg->header_max) {
-		if (!s->x.url_done)
+		if (!s->x->url_done)
 			exchange_error(s, 414, "request target too long");
 		else
 			exchange_error(s, 431, "request head too large");
@@ -447,7 +505,7 @@ int exchange_parse_request(struct session *s)
 void exchange_client_eof(struct session *s)
 {
 	if (s->state == S_PEEK) {
-		s->x.rec.reason = "client closed before its ClientHello was complete";
+		s->x->rec.reason = "client closed before its ClientHello was complete";
 		session_close(s);
 		return;
 	}
@@ -462,12 +520,12 @@ void exchange_client_eof(struct session *s)
 	}
 	if (s->state == S_TUNNEL)
 		return; /* the relay sees the same EOF and passes it on */
-	if (!s->x.req_done)
+	if (!s->x->req_done)
 		exchange_parse_request(s); /* a body-less request ends without another byte */
 	if (s->state == S_CLOSED)
 		return;
-	if (!s->x.req_done && s->state != S_REPLY) {
-		s->x.rec.reason = "client closed during the request";
+	if (!s->x->req_done && s->state != S_REPLY) {
+		s->x->rec.reason = "client closed during the request";
 		record_write(s);
 		session_close(s);
 		return;
@@ -494,8 +552,8 @@ static void on_switching_protocols(struct session *s, struct http_head *h)
 		exchange_error(s, 502, "response head too large");
 		return;
 	}
-	s->x.rec.status = 101;
-	s->x.res_head_done = s->x.res_done = 1;
+	s->x->rec.status = 101;
+	s->x->res_head_done = s->x->res_done = 1;
 	b->start = b->parsed; /* what follows the 101 is the new protocol's */
 	b->parsed = b->end;
 	session_state(s, S_TUNNEL);
@@ -514,22 +572,22 @@ static void on_response_head(struct session *s)
 	enum http_verdict v = http_head_parse(&h, b->data + b->start, b->parsed - b->start, 0, s->w->hdrs,
 					      cfg->max_headers);
 	if (v != HTTP_OK) {
-		log_info("upstream %s:%u sent a bad response head: %s", s->x.host, s->x.port, http_verdict_text(v));
+		log_info("upstream %s:%u sent a bad response head: %s", s->x->host, s->x->port, http_verdict_text(v));
 		exchange_error(s, 502, "malformed response from upstream");
 		return;
 	}
-	if (s->x.via_connect) {
+	if (s->x->via_connect) {
 		exchange_parent_answer(s, &h);
 		return;
 	}
-	if (h.status == 407 && s->x.parent) {
+	if (h.status == 407 && s->x->parent) {
 		/* the parent's, about sluice's login: the client can do nothing
 		 * about it (the header asking for one is hop-by-hop) */
-		log_info("parent %s: 407 for %s:%u", s->x.parent->name, s->x.host, s->x.port);
+		log_info("parent %s: 407 for %s:%u", s->x->parent->name, s->x->host, s->x->port);
 		exchange_error(s, 502, exchange_parent_407(s));
 		return;
 	}
-	if (h.status == 101 && s->x.tunnel != T_UPGRADE) {
+	if (h.status == 101 && s->x->tunnel != T_UPGRADE) {
 		exchange_error(s, 502, "upstream switched protocols unasked");
 		return;
 	}
@@ -565,22 +623,22 @@ static void on_response_head(struct session *s)
 		exchange_error(s, 502, "upstream used a transfer coding an HTTP/1.0 client cannot decode");
 		return;
 	}
-	enum body_kind kind = http_body_of(&h, s->x.head_method);
+	enum body_kind kind = http_body_of(&h, s->x->head_method);
 	if (kind == BODY_UNTIL_CLOSE || !s->keep_alive)
 		s->close_after = 1; /* the body ends when the server closes */
 	/* the server connection goes back to the pool only if the server
 	 * keeps it open and the body ends by itself */
-	s->x.res_reuse = http_keeps_alive(&h) && kind != BODY_UNTIL_CLOSE &&
+	s->x->res_reuse = http_keeps_alive(&h) && kind != BODY_UNTIL_CLOSE &&
 			 /* RFC 9112 6.1: framing faulty, close after it */
 			 !(h.minor == 0 && h.transfer_encoding);
 	if (http_connection_auth(&h))
-		s->x.pin = 1; /* a challenge: the login to come is this connection's */
+		s->x->pin = 1; /* a challenge: the login to come is this connection's */
 	if (h.status == 204)
 		h.omit_framing = 1; /* RFC 9110 8.6: none in a 204 */
 	if (s->http10 && kind == BODY_CHUNKED) {
 		/* HTTP/1.0 has no chunked coding: send the body decoded and
 		 * delimit it by closing (RFC 9112 7.1 and 6.3). */
-		s->x.dechunk = 1;
+		s->x->dechunk = 1;
 		s->close_after = 1;
 		h.omit_framing = 1;
 	}
@@ -591,34 +649,34 @@ static void on_response_head(struct session *s)
 		exchange_error(s, 502, "response head too large");
 		return;
 	}
-	s->x.rec.status = h.status;
+	s->x->rec.status = h.status;
 	record_head(s);
 	int ct = http_find(&h, "Content-Type");
 	if (ct >= 0) {
-		char *ctype = s->x.rec.ctype;
-		size_t n = h.hdr[ct].value.len < sizeof(s->x.rec.ctype) - 1 ? h.hdr[ct].value.len
-									    : sizeof(s->x.rec.ctype) - 1;
+		char *ctype = s->x->rec.ctype;
+		size_t n = h.hdr[ct].value.len < sizeof(s->x->rec.ctype) - 1 ? h.hdr[ct].value.len
+									    : sizeof(s->x->rec.ctype) - 1;
 		memcpy(ctype, h.raw + h.hdr[ct].value.off, n);
 		ctype[n] = '\0';
 	}
 	b->start = b->parsed;
-	s->x.res_head_done = 1;
-	body_init(&s->x.res_body, kind, h.content_length, !s->x.dechunk, cfg->header_max);
-	s->x.res_done = body_done(&s->x.res_body);
+	s->x->res_head_done = 1;
+	body_init(&s->x->res_body, kind, h.content_length, !s->x->dechunk, cfg->header_max);
+	s->x->res_done = body_done(&s->x->res_body);
 }
 
 /* The response body went wrong: answer 502 if nothing of the response has
  * reached the client yet, else cut it.  Either way both connections end. */
 static void bad_response_body(struct session *s, const char *why)
 {
-	log_info("upstream %s:%u: bad response body: %s", s->x.host, s->x.port, why);
-	if (!s->x.res_sent) {
-		s->x.rec.status = 0; /* its head never left: answer for it */
+	log_info("upstream %s:%u: bad response body: %s", s->x->host, s->x->port, why);
+	if (!s->x->res_sent) {
+		s->x->rec.status = 0; /* its head never left: answer for it */
 		exchange_error(s, 502, why);
 		return;
 	}
-	s->x.rec.reason = why;
-	s->x.abort_after_flush = 1;
+	s->x->rec.reason = why;
+	s->x->abort_after_flush = 1;
 	session_drop_upstream(s);
 }
 
@@ -630,14 +688,14 @@ static int frame_response_body(struct session *s)
 		return 0;
 	uint32_t parsed = b->parsed, end = b->end;
 	const char *why = "malformed response body from upstream";
-	enum body_result r = body_frame(&s->x.res_body, b, &why);
+	enum body_result r = body_frame(&s->x->res_body, b, &why);
 	if (r == BODY_ERROR) {
 		bad_response_body(s, why);
 		return 1;
 	}
 	if (r == BODY_DONE)
-		s->x.res_done = 1;
-	return b->parsed != parsed || b->end != end || s->x.res_done;
+		s->x->res_done = 1;
+	return b->parsed != parsed || b->end != end || s->x->res_done;
 }
 
 /* Feed server bytes to the head parser or the body framing.  Returns 1 on
@@ -645,27 +703,27 @@ static int frame_response_body(struct session *s)
 static int parse_response_step(struct session *s)
 {
 	struct buf *b = s->server.in;
-	if (s->state != S_FORWARD || b == NULL || s->x.res_done || s->x.abort_after_flush)
+	if (s->state != S_FORWARD || b == NULL || s->x->res_done || s->x->abort_after_flush)
 		return 0;
-	if (s->x.res_head_done)
+	if (s->x->res_head_done)
 		return frame_response_body(s);
 	if (buf_unparsed(b) == 0)
 		return 0;
 	/* interim heads wait until the ones before them reached the client */
 	if (s->ohead && !buf_empty(s->ohead))
 		return 0;
-	s->x.res_event = EV_NONE;
+	s->x->res_event = EV_NONE;
 	llhttp_errno_t rc = llhttp_execute(&s->res, b->data + b->parsed, buf_unparsed(b));
 	if (rc == HPE_OK) {
 		b->parsed = b->end;
 	} else if (rc == HPE_PAUSED) {
 		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->res) - b->data);
 	} else {
-		log_info("upstream %s:%u: bad response: %s", s->x.host, s->x.port, llhttp_get_error_reason(&s->res));
+		log_info("upstream %s:%u: bad response: %s", s->x->host, s->x->port, llhttp_get_error_reason(&s->res));
 		exchange_error(s, 502, "malformed response from upstream");
 		return 1;
 	}
-	if (s->x.res_event == EV_HEAD)
+	if (s->x->res_event == EV_HEAD)
 		on_response_head(s);
 	else if (b->parsed - b->start >= s->cfg->header_max)
 		exchange_error(s, 502, "response head too large");
@@ -678,7 +736,7 @@ int exchange_parse_response(struct session *s)
 {
 	if (!parse_response_step(s))
 		return 0;
-	if (s->x.res_event == EV_HEAD && s->x.res_head_done && s->state == S_FORWARD && !s->x.res_done)
+	if (s->x->res_event == EV_HEAD && s->x->res_head_done && s->state == S_FORWARD && !s->x->res_done)
 		parse_response_step(s);
 	return 1;
 }
@@ -696,7 +754,7 @@ static int retry_safe(const struct session *s)
 	default:
 		return 0;
 	}
-	return s->x.req_done && s->x.req_body.kind != BODY_CHUNKED && !s->x.body_sent &&
+	return s->x->req_done && s->x->req_body.kind != BODY_CHUNKED && !s->x->body_sent &&
 	       (s->client.in == NULL || buf_pending(s->client.in) == 0);
 }
 
@@ -704,28 +762,28 @@ static int retry_safe(const struct session *s)
  * been parsed. */
 static void server_eof(struct session *s, int err)
 {
-	if (!s->x.res_done && s->x.res_head_done && !err && s->x.res_body.kind == BODY_UNTIL_CLOSE) {
+	if (!s->x->res_done && s->x->res_head_done && !err && s->x->res_body.kind == BODY_UNTIL_CLOSE) {
 		/* a close-delimited body ends here */
-		s->x.res_done = 1;
+		s->x->res_done = 1;
 		s->server.eof = 1;
 		return;
 	}
-	if (s->x.res_done) {
+	if (s->x->res_done) {
 		s->server.eof = 1;
 		return;
 	}
-	int nothing_yet = !s->x.res_head_done && (s->server.in == NULL || buf_empty(s->server.in)) &&
-			  s->x.rec.status == 0;
-	if (nothing_yet && s->x.reused && !s->x.retried && retry_safe(s)) {
+	int nothing_yet = !s->x->res_head_done && (s->server.in == NULL || buf_empty(s->server.in)) &&
+			  s->x->rec.status == 0;
+	if (nothing_yet && s->x->reused && !s->x->retried && retry_safe(s)) {
 		/* A pooled connection the server had already given up on: try
 		 * once more on a fresh one (RFC 9110 9.2.2: idempotent and
 		 * body-less). */
-		log_debug("upstream %s:%u: pooled connection closed, retrying", s->x.host, s->x.port);
+		log_debug("upstream %s:%u: pooled connection closed, retrying", s->x->host, s->x->port);
 		session_drop_upstream(s);
-		s->x.retried = 1;
+		s->x->retried = 1;
 		stat_inc(&s->w->m.pool_stale_retries);
-		s->x.reused = 0;
-		s->x.rhead_sent = 0;
+		s->x->reused = 0;
+		s->x->rhead_sent = 0;
 		/* a write that failed on the dead connection said "close the
 		 * client after this" (the rest of a body could not be skipped);
 		 * nothing was sent or answered yet, so the retry is invisible */
@@ -736,14 +794,14 @@ static void server_eof(struct session *s, int err)
 		route_retry(s);
 		return;
 	}
-	if (nothing_yet || !s->x.res_head_done) {
+	if (nothing_yet || !s->x->res_head_done) {
 		exchange_error(s, 502, err ? "upstream reset the connection" : "upstream closed the connection");
 		return;
 	}
 	/* Mid-body: the client must see the truncation, never a short body
 	 * that looks complete. */
-	s->x.rec.reason = "upstream closed mid-response";
-	s->x.abort_after_flush = 1;
+	s->x->rec.reason = "upstream closed mid-response";
+	s->x->abort_after_flush = 1;
 	session_drop_upstream(s);
 }
 
@@ -753,19 +811,19 @@ void exchange_connected(struct session *s)
 {
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	session_state(s, S_FORWARD);
-	if (s->x.parent && (s->x.tunnel == T_CONNECT || s->x.tunnel == T_TLS)) {
+	if (s->x->parent && (s->x->tunnel == T_CONNECT || s->x->tunnel == T_TLS)) {
 		exchange_via_parent(s);
 		return;
 	}
-	if (s->x.tunnel == T_CONNECT) {
+	if (s->x->tunnel == T_CONNECT) {
 		if (session_need_buf(s, &s->ohead) == -1 || buf_append(s->ohead, ok, sizeof(ok) - 1) == -1) {
 			session_close(s);
 			return;
 		}
-		s->x.rec.status = 200;
+		s->x->rec.status = 200;
 		session_state(s, S_TUNNEL);
-	} else if (s->x.tunnel == T_TLS) {
-		s->x.rec.status = 200; /* for the log: nothing is said to the client */
+	} else if (s->x->tunnel == T_TLS) {
+		s->x->rec.status = 200; /* for the log: nothing is said to the client */
 		session_state(s, S_TUNNEL);
 	}
 }

@@ -16,10 +16,10 @@
  * bytes wait. */
 void exchange_via_parent(struct session *s)
 {
-	const struct parent_cfg *p = s->x.parent;
+	const struct parent_cfg *p = s->x->parent;
 	/* (a redirected client's SNI only when it leads where the client was
 	 * going: route.c verify_name; else x.host, that address) */
-	const char *host = s->x.tunnel == T_TLS && s->x.by_name ? s->tp->sni : s->x.host;
+	const char *host = s->x->tunnel == T_TLS && s->x->by_name ? s->tp->sni : s->x->host;
 	int v6 = strchr(host, ':') != NULL;
 	if (session_need_buf(s, &s->rhead) == -1 || session_need_buf(s, &s->ohead) == -1) {
 		session_close(s);
@@ -27,13 +27,13 @@ void exchange_via_parent(struct session *s)
 	}
 	s->rhead->start = s->rhead->parsed = s->rhead->end = 0;
 	if (buf_printf(s->rhead, "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n%sVia: 1.1 %s\r\n\r\n",
-		       v6 ? "[" : "", host, v6 ? "]" : "", s->x.port, v6 ? "[" : "", host, v6 ? "]" : "", s->x.port,
+		       v6 ? "[" : "", host, v6 ? "]" : "", s->x->port, v6 ? "[" : "", host, v6 ? "]" : "", s->x->port,
 		       p->auth, s->cfg->via_name) == -1) {
 		exchange_error(s, 502, "CONNECT for the parent proxy too large");
 		return;
 	}
-	s->x.rhead_sent = 0;
-	s->x.via_connect = 1;
+	s->x->rhead_sent = 0;
+	s->x->via_connect = 1;
 	exchange_response_parser_init(s);
 }
 
@@ -63,7 +63,7 @@ static const char *connect_refusal(int status)
 /* A parent's 407 is about sluice's login (or its lack). */
 const char *exchange_parent_407(const struct session *s)
 {
-	return s->x.parent->auth[0] ? "parent proxy refused sluice's login (407)"
+	return s->x->parent->auth[0] ? "parent proxy refused sluice's login (407)"
 				    : "parent proxy wants a login (407): give its parent line login=";
 }
 
@@ -83,18 +83,18 @@ void exchange_parent_answer(struct session *s, const struct http_head *h)
 		return;
 	}
 	if (h->status >= 200 && h->status < 300) {
-		s->x.via_connect = 0;
+		s->x->via_connect = 0;
 		b->start = b->parsed; /* the tunnel's first bytes */
 		b->parsed = b->end;
-		s->x.res_head_done = s->x.res_done = 1;
-		if (s->x.tunnel == T_CONNECT && buf_append(s->ohead, ok, sizeof(ok) - 1) == -1) {
+		s->x->res_head_done = s->x->res_done = 1;
+		if (s->x->tunnel == T_CONNECT && buf_append(s->ohead, ok, sizeof(ok) - 1) == -1) {
 			session_close(s);
 			return;
 		}
-		s->x.rec.status = 200;
+		s->x->rec.status = 200;
 		session_state(s, S_TUNNEL);
 		return;
 	}
-	log_info("parent %s answered CONNECT %s:%u with %d", s->x.parent->name, s->x.host, s->x.port, h->status);
+	log_info("parent %s answered CONNECT %s:%u with %d", s->x->parent->name, s->x->host, s->x->port, h->status);
 	exchange_error(s, 502, h->status == 407 ? exchange_parent_407(s) : connect_refusal(h->status));
 }

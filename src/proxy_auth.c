@@ -26,7 +26,7 @@ static void reply_407(struct session *s, const char *why)
 {
 	char extra[200];
 	snprintf(extra, sizeof(extra), "Proxy-Authenticate: Basic realm=\"%s\"\r\n", s->cfg->auth_realm);
-	s->x.rec.denied = 1;
+	s->x->rec.denied = 1;
 	exchange_reply(s, 407, why, extra, 1);
 }
 
@@ -37,8 +37,8 @@ static void refuse(struct session *s, const char *why)
 	uint64_t now = loop_now(s->w->loop);
 	stat_inc(&s->w->m.auth_failed);
 	if (auth_client_slowed(&s->peer, now)) {
-		s->x.rec.reason = why;
-		s->x.auth_late = 1;
+		s->x->rec.reason = why;
+		s->x->auth_late = 1;
 		session_state(s, S_AUTH);
 		s->phase_start = now;
 		return;
@@ -50,10 +50,10 @@ static void take_user(struct session *s, const char *user)
 {
 	/* both hold at most HTPASSWD_USER_MAX bytes: no need for snprintf's
 	 * cost on every request */
-	size_t n = strnlen(user, sizeof(s->x.user) - 1);
-	memcpy(s->x.user, user, n);
-	s->x.user[n] = '\0';
-	s->x.rec.user = s->x.user;
+	size_t n = strnlen(user, sizeof(s->x->user) - 1);
+	memcpy(s->x->user, user, n);
+	s->x->user[n] = '\0';
+	s->x->rec.user = s->x->user;
 }
 
 /* Wait in S_AUTH for job's answer (with whoever waits for it already). */
@@ -62,9 +62,9 @@ static void wait_for_check(struct session *s, struct auth_job *job, uint64_t now
 	/* a check everyone had given up on is wanted again (a thread that
 	 * skipped it already sends it back unchecked: on_checked asks anew) */
 	atomic_store_explicit(&job->abandoned, 0, memory_order_relaxed);
-	s->x.auth_next = job->owner;
+	s->x->auth_next = job->owner;
 	job->owner = s;
-	s->x.auth_job = job;
+	s->x->auth_job = job;
 	session_state(s, S_AUTH);
 	s->phase_start = now;
 }
@@ -90,9 +90,9 @@ static void on_checked(struct worker *w, struct worker_msg *m)
 				return;
 			}
 			for (struct session *s = job->owner, *next; s; s = next) {
-				next = s->x.auth_next;
-				s->x.auth_job = NULL;
-				s->x.auth_next = NULL;
+				next = s->x->auth_next;
+				s->x->auth_job = NULL;
+				s->x->auth_next = NULL;
 				exchange_error(s, 503, "too many logins waiting to be checked");
 				session_pump(s);
 			}
@@ -111,9 +111,9 @@ static void on_checked(struct worker *w, struct worker_msg *m)
 			 job->user);
 	}
 	for (struct session *s = job->owner, *next; s; s = next) {
-		next = s->x.auth_next;
-		s->x.auth_job = NULL;
-		s->x.auth_next = NULL;
+		next = s->x->auth_next;
+		s->x->auth_job = NULL;
+		s->x->auth_next = NULL;
 		if (job->ok) {
 			stat_inc(&w->m.auth_ok);
 			take_user(s, job->user);
@@ -191,9 +191,9 @@ int proxy_auth_check(struct session *s, const struct http_head *h)
 
 void proxy_auth_timeout(struct session *s)
 {
-	if (s->x.auth_late) {
-		s->x.auth_late = 0;
-		reply_407(s, s->x.rec.reason ? s->x.rec.reason : "wrong user or password");
+	if (s->x->auth_late) {
+		s->x->auth_late = 0;
+		reply_407(s, s->x->rec.reason ? s->x->rec.reason : "wrong user or password");
 		return;
 	}
 	proxy_auth_cancel(s);
@@ -202,19 +202,21 @@ void proxy_auth_timeout(struct session *s)
 
 void proxy_auth_cancel(struct session *s)
 {
-	struct auth_job *job = s->x.auth_job;
+	if (s->x == NULL)
+		return;
+	struct auth_job *job = s->x->auth_job;
 	if (job) {
 		/* off the job's list of waiters; with none left, its answer
 		 * still fills the cache, and the worker frees it */
 		struct session **pp = (struct session **)&job->owner;
 		while (*pp && *pp != s)
-			pp = &(*pp)->x.auth_next;
+			pp = &(*pp)->x->auth_next;
 		if (*pp)
-			*pp = s->x.auth_next;
+			*pp = s->x->auth_next;
 		if (job->owner == NULL)
 			atomic_store_explicit(&job->abandoned, 1, memory_order_relaxed);
-		s->x.auth_job = NULL;
-		s->x.auth_next = NULL;
+		s->x->auth_job = NULL;
+		s->x->auth_next = NULL;
 	}
-	s->x.auth_late = 0;
+	s->x->auth_late = 0;
 }

@@ -20,7 +20,7 @@
 
 void record_start(struct session *s)
 {
-	struct record *r = &s->x.rec;
+	struct record *r = &s->x->rec;
 	r->start_wall = loop_wall_ms();
 	r->start_mono = loop_now(s->w->loop);
 	/* the breakdown costs clock reads: only for the log that shows it */
@@ -32,7 +32,9 @@ void record_start(struct session *s)
 
 void record_phase(struct session *s, enum state from, enum state to)
 {
-	struct record *r = &s->x.rec;
+	if (s->x == NULL) /* between requests */
+		return;
+	struct record *r = &s->x->rec;
 	if (r->t0_us == 0 || (from != S_RESOLVE && from != S_CONNECT && to != S_RESOLVE && to != S_CONNECT))
 		return;
 	uint64_t now = loop_clock_us();
@@ -45,7 +47,7 @@ void record_phase(struct session *s, enum state from, enum state to)
 
 void record_head(struct session *s)
 {
-	struct record *r = &s->x.rec;
+	struct record *r = &s->x->rec;
 	if (r->t0_us && r->head_us < 0)
 		r->head_us = (int64_t)(loop_clock_us() - r->t0_us);
 }
@@ -54,8 +56,8 @@ void record_head(struct session *s)
  * logged with the host it named.  Returns the length. */
 static size_t http_url(const struct session *s, const char *target, size_t tlen, char *url, size_t room)
 {
-	const char *host = s->tp && s->tp->named[0] ? s->tp->named : s->x.host;
-	unsigned port = s->tp && s->tp->named[0] ? s->tp->named_port : s->x.port;
+	const char *host = s->tp && s->tp->named[0] ? s->tp->named : s->x->host;
+	unsigned port = s->tp && s->tp->named[0] ? s->tp->named_port : s->x->port;
 	size_t hl = strlen(host), n = 0;
 	int v6 = memchr(host, ':', hl) != NULL;
 	/* (no printf: once per logged request; room is 4096 + 300, the host at
@@ -81,12 +83,12 @@ static size_t http_url(const struct session *s, const char *target, size_t tlen,
 void record_write(struct session *s)
 {
 	struct worker *w = s->w;
-	struct record *r = &s->x.rec;
+	struct record *r = &s->x->rec;
 	if (r->logged)
 		return;
 	r->logged = 1;
 	uint64_t elapsed = loop_now(w->loop) - r->start_mono;
-	enum method_class mc = s->x.tunnel == T_CONNECT || s->x.tunnel == T_TLS ? MC_CONNECT
+	enum method_class mc = s->x->tunnel == T_CONNECT || s->x->tunnel == T_TLS ? MC_CONNECT
 			       : r->method					 ? metrics_method_class((int)s->req.method)
 										 : MC_OTHER;
 	metrics_request(&w->m, mc, r->status, elapsed);
@@ -98,9 +100,9 @@ void record_write(struct session *s)
 	if (w->top) {
 		/* the name as the client gave it: SNI, a redirected request's
 		 * Host, the target's host */
-		const char *name = s->x.tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni
+		const char *name = s->x->tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni
 				   : s->tp && s->tp->named[0]		  ? s->tp->named
-									  : s->x.host;
+									  : s->x->host;
 		uint64_t moved = s->tunnel_live ? s->rel->up.bytes + s->rel->down.bytes : r->bytes + r->bytes_up;
 		if (name[0])
 			top_count(w->top, name, strlen(name), &s->peer.sa, moved);
@@ -117,10 +119,10 @@ void record_write(struct session *s)
 		size_t tlen = s->rhead ? r->target_len : strlen(s->tunnel_target);
 		url_len = http_url(s, target, tlen, url, sizeof(url));
 	}
-	if (s->x.tunnel == T_CONNECT || s->x.tunnel == T_TLS) {
+	if (s->x->tunnel == T_CONNECT || s->x->tunnel == T_TLS) {
 		/* a redirected TLS connection is logged under its SNI name */
-		const char *host = s->x.tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni : s->x.host;
-		int n = snprintf(url, sizeof(url), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, s->x.port);
+		const char *host = s->x->tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni : s->x->host;
+		int n = snprintf(url, sizeof(url), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, s->x->port);
 		url_len = n > 0 ? (size_t)n : 0;
 		method = "CONNECT";
 	}
@@ -131,7 +133,7 @@ void record_write(struct session *s)
 			method = "CONNECT"; /* a TLS connection closed before its relay began */
 	}
 	char hello[300] = "";
-	if (s->x.tunnel == T_TLS)
+	if (s->x->tunnel == T_TLS)
 		snprintf(hello, sizeof(hello), s->tp->sni[0] ? " sni=%s" : " %s",
 			 s->tp->sni[0] ? s->tp->sni : tls_hello_text((enum tls_hello)s->tp->hello));
 	char note[512];
@@ -174,12 +176,12 @@ void record_write(struct session *s)
 		/* fields of their own rather than the note */
 		e.reason = r->reason;
 		e.client_port = sockaddr_port(&s->peer);
-		e.reused = s->x.reused;
+		e.reused = s->x->reused;
 		e.tunnel = s->tunnel_live;
 		e.bytes_up = s->tunnel_live ? s->rel->up.bytes : r->bytes_up;
 		if (s->tunnel_live)
 			e.bytes = s->rel->down.bytes;
-		e.sni = s->x.tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni : NULL;
+		e.sni = s->x->tunnel == T_TLS && s->tp->sni[0] ? s->tp->sni : NULL;
 		e.dns_us = r->t0_us ? r->dns_us : -1;
 		e.connect_us = r->t0_us ? r->connect_us : -1;
 		e.head_us = r->t0_us ? r->head_us : -1;

@@ -17,24 +17,24 @@ void exchange_reply(struct session *s, int status, const char *reason, const cha
 {
 	char a[80];
 	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
-	s->x.rec.reason = reason;
+	s->x->rec.reason = reason;
 	stat_inc(&s->w->stats.errors);
 	metrics_cause(&s->w->m, status, reason);
-	if (s->x.tunnel == T_TLS) {
+	if (s->x->tunnel == T_TLS) {
 		/* no HTTP to answer in: the status is for the log line */
-		s->x.rec.status = status;
-		s->x.rec.local = 1;
+		s->x->rec.status = status;
+		s->x->rec.local = 1;
 		session_close(s);
 		return;
 	}
-	if (s->x.rec.status != 0 || (s->ohead && s->ohead->start > 0 && !buf_empty(s->ohead))) {
+	if (s->x->rec.status != 0 || (s->ohead && s->ohead->start > 0 && !buf_empty(s->ohead))) {
 		/* a response is already on its way: all we can do is cut it */
-		s->x.abort_after_flush = 1;
+		s->x->abort_after_flush = 1;
 		session_drop_upstream(s);
 		return;
 	}
 	session_drop_upstream(s);
-	dns_cancel(s->w->dns, &s->x.dnsw);
+	dns_cancel(s->w->dns, &s->x->dnsw);
 	if (session_need_buf(s, &s->ohead) == -1) {
 		session_close(s);
 		return;
@@ -47,12 +47,12 @@ void exchange_reply(struct session *s, int status, const char *reason, const cha
 	/* the connection can go on only when nothing of the request is left
 	 * to skip: a body-less request, wholly read, and no byte behind it
 	 * taken as its own (the start of a tunnel after a CONNECT) */
-	int keep = may_keep && s->x.req_done && s->x.req_body.kind == BODY_NONE && s->keep_alive && !s->http10 &&
+	int keep = may_keep && s->x->req_done && s->x->req_body.kind == BODY_NONE && s->keep_alive && !s->http10 &&
 		   (s->client.in == NULL || buf_pending(s->client.in) == 0);
 	http_write_local(s->ohead, status, NULL, "text/plain", extra, body, (size_t)n, !keep);
-	s->x.rec.status = status;
-	s->x.rec.local = 1;
+	s->x->rec.status = status;
+	s->x->rec.local = 1;
 	s->close_after = !keep;
-	s->x.res_head_done = 1;
+	s->x->res_head_done = 1;
 	session_state(s, S_REPLY);
 }

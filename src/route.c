@@ -110,14 +110,14 @@ static void parent_key(const struct parent_cfg *p, char *key)
  * parent's connections serve every origin; an origin's, only it). */
 static void pool_key(const struct session *s, char *key)
 {
-	if (s->x.parent) {
-		parent_key(s->x.parent, key);
+	if (s->x->parent) {
+		parent_key(s->x->parent, key);
 		return;
 	}
-	size_t hl = strlen(s->x.host);
-	memcpy(key, s->x.host, hl);
+	size_t hl = strlen(s->x->host);
+	memcpy(key, s->x->host, hl);
 	key[hl++] = ':';
-	put_port(key + hl, s->x.port);
+	put_port(key + hl, s->x->port);
 }
 
 /* What a pinned connection serves: as pool_key, but through parent p only
@@ -130,12 +130,12 @@ static void pin_key(const struct session *s, const struct parent_cfg *p, char *k
 		return;
 	}
 	parent_key(p, key);
-	size_t n = strlen(key), hl = strlen(s->x.host);
+	size_t n = strlen(key), hl = strlen(s->x->host);
 	key[n++] = '\x01';
-	memcpy(key + n, s->x.host, hl);
+	memcpy(key + n, s->x->host, hl);
 	n += hl;
 	key[n++] = ':';
-	put_port(key + n, s->x.port);
+	put_port(key + n, s->x->port);
 }
 
 /* The sides' code reads and writes server.fd and never s->up: keep the two
@@ -152,16 +152,16 @@ static void attach(struct session *s)
  * not the parent's fault: it stays up.) */
 static void hop_failed(struct session *s, int status, const char *reason, int blame)
 {
-	const struct parent_cfg *p = s->x.parent;
+	const struct parent_cfg *p = s->x->parent;
 	if (p && blame) {
 		stat_inc(&s->w->m.parent_failures[p->slot]);
 		if (parent_failed(p->slot, loop_now(s->w->loop)))
 			log_warn("parent %s (%s:%u) is down: %s; the others go first for a while", p->name, p->host,
 				 p->port, reason);
 	}
-	if (s->x.hop + 1 < s->x.nhops) {
-		s->x.hop++;
-		s->x.naddrs = s->x.addr_idx = 0;
+	if (s->x->hop + 1 < s->x->nhops) {
+		s->x->hop++;
+		s->x->naddrs = s->x->addr_idx = 0;
 		start_hop(s);
 		return;
 	}
@@ -174,8 +174,8 @@ static void connect_next(struct session *s)
 	struct worker *w = s->w;
 	char key[UPSTREAM_KEY_MAX];
 	pool_key(s, key);
-	while (s->x.addr_idx < s->x.naddrs) {
-		s->up = upstream_connect(w->pool, &s->x.addrs[s->x.addr_idx], key, on_upstream, s);
+	while (s->x->addr_idx < s->x->naddrs) {
+		s->up = upstream_connect(w->pool, &s->x->addrs[s->x->addr_idx], key, on_upstream, s);
 		stat_inc(&w->m.pool_misses);
 		if (s->up) {
 			attach(s);
@@ -183,16 +183,16 @@ static void connect_next(struct session *s)
 			s->phase_start = loop_now(w->loop);
 			return;
 		}
-		s->x.connect_errno = errno;
+		s->x->connect_errno = errno;
 		char a[80];
-		log_debug("connect() to %s failed: %s", log_addr(&s->x.addrs[s->x.addr_idx].sa, a, sizeof(a)),
+		log_debug("connect() to %s failed: %s", log_addr(&s->x->addrs[s->x->addr_idx].sa, a, sizeof(a)),
 			  strerror(errno));
-		s->x.addr_idx++;
+		s->x->addr_idx++;
 	}
-	int e = s->x.connect_errno, refused = e == ECONNREFUSED;
+	int e = s->x->connect_errno, refused = e == ECONNREFUSED;
 	int blame = refused || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN || e == ETIMEDOUT ||
 		    e == ECONNRESET || e == ECONNABORTED;
-	if (s->x.parent)
+	if (s->x->parent)
 		hop_failed(s, 502, refused ? "parent proxy refused the connection" : "cannot connect to the parent proxy",
 			   blame);
 	else
@@ -212,11 +212,11 @@ static union sockaddr_any with_port(const union sockaddr_any *a, uint16_t port)
 
 static void use_addresses(struct session *s, const union sockaddr_any *addrs, int n)
 {
-	s->x.naddrs = n > MAX_ADDRS ? MAX_ADDRS : n;
-	for (int i = 0; i < s->x.naddrs; i++)
-		s->x.addrs[i] = with_port(&addrs[i], s->x.dport);
-	upstream_order(s->w->pool, s->x.addrs, s->x.naddrs);
-	s->x.addr_idx = 0;
+	s->x->naddrs = n > MAX_ADDRS ? MAX_ADDRS : n;
+	for (int i = 0; i < s->x->naddrs; i++)
+		s->x->addrs[i] = with_port(&addrs[i], s->x->dport);
+	upstream_order(s->w->pool, s->x->addrs, s->x->naddrs);
+	s->x->addr_idx = 0;
 	connect_next(s);
 }
 
@@ -230,7 +230,7 @@ static int allowed_addresses(struct session *s, const union sockaddr_any *addrs,
 	int k = 0, status = 0, rule = -1;
 	union sockaddr_any refused;
 	for (int i = 0; i < n; i++) {
-		union sockaddr_any a = with_port(&addrs[i], s->x.dport);
+		union sockaddr_any a = with_port(&addrs[i], s->x->dport);
 		int st = access_check_hop_addr(s, &a, &rule);
 		if (st == 0) {
 			out[k++] = addrs[i];
@@ -249,14 +249,14 @@ static int allowed_addresses(struct session *s, const union sockaddr_any *addrs,
 static void route_to(struct session *s, const union sockaddr_any *addrs, int n)
 {
 	union sockaddr_any allowed[DNS_MAX_ADDRS];
-	if (s->x.hop_check) {
+	if (s->x->hop_check) {
 		if (n > DNS_MAX_ADDRS)
 			n = DNS_MAX_ADDRS;
 		if ((n = allowed_addresses(s, addrs, n, allowed)) == 0)
 			return;
 		addrs = allowed;
 	}
-	if (s->x.pool_ok) {
+	if (s->x->pool_ok) {
 		char key[UPSTREAM_KEY_MAX];
 		pool_key(s, key);
 		s->up = upstream_take(s->w->pool, key, addrs, n, on_upstream, s);
@@ -276,7 +276,7 @@ static void dns_error(struct session *s, enum dns_status st)
 	}
 	int status = st == DNS_TIMEOUT ? 504 : 502;
 	int blame = st == DNS_TIMEOUT || st == DNS_NOTFOUND;
-	if (s->x.parent)
+	if (s->x->parent)
 		hop_failed(s, status,
 			   st == DNS_TIMEOUT	  ? "DNS lookup of the parent proxy timed out"
 			   : st == DNS_NOTFOUND ? "parent proxy's DNS name not found"
@@ -295,7 +295,7 @@ static void on_dns(void *arg, enum dns_status st, const union sockaddr_any *addr
 	struct session *s = arg;
 	if (s->state != S_RESOLVE)
 		return;
-	if (s->x.verifying)
+	if (s->x->verifying)
 		verified(s, st, addrs, n);
 	else if (st == DNS_OK)
 		route_to(s, addrs, n);
@@ -308,20 +308,20 @@ static void on_dns(void *arg, enum dns_status st, const union sockaddr_any *addr
  * counters say of it. */
 static void record_parent(struct session *s)
 {
-	const struct parent_cfg *p = s->x.parent;
-	s->x.rec.hier = s->x.hier_default ? HIER_DEFAULT_PARENT : HIER_FIRSTUP_PARENT;
-	s->x.rec.peer_name = p->host;
+	const struct parent_cfg *p = s->x->parent;
+	s->x->rec.hier = s->x->hier_default ? HIER_DEFAULT_PARENT : HIER_FIRSTUP_PARENT;
+	s->x->rec.peer_name = p->host;
 	stat_inc(&s->w->m.parent_requests[p->slot]);
 }
 
 static inline void record_peer(struct session *s)
 {
-	s->x.rec.peer = *upstream_peer(s->up);
-	if (s->x.parent)
+	s->x->rec.peer = *upstream_peer(s->up);
+	if (s->x->parent)
 		record_parent(s);
 	else {
-		s->x.rec.hier = s->tp ? HIER_ORIGINAL_DST : HIER_DIRECT;
-		s->x.rec.peer_name = NULL;
+		s->x->rec.hier = s->tp ? HIER_ORIGINAL_DST : HIER_DIRECT;
+		s->x->rec.peer_name = NULL;
 	}
 }
 
@@ -331,7 +331,7 @@ static void reuse(struct session *s)
 {
 	stat_inc(&s->w->m.pool_hits);
 	attach(s);
-	s->x.reused = 1;
+	s->x->reused = 1;
 	record_peer(s);
 	session_state(s, S_FORWARD);
 	s->server.wr = 1;
@@ -345,14 +345,16 @@ static void on_pinned(void *owner, uint32_t events)
 	struct session *s = owner;
 	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 		return;
-	log_debug("upstream %s:%u: pinned connection closed by origin", s->x.host, s->x.port);
+	char a[80]; /* (between requests: no exchange names the origin) */
+	log_debug("upstream %s: pinned connection closed by origin",
+		  log_addr(&upstream_peer(s->pinned)->sa, a, sizeof(a)));
 	upstream_close(s->pinned);
 	s->pinned = NULL;
 }
 
 void route_release(struct session *s)
 {
-	if (!s->x.pin) {
+	if (!s->x->pin) {
 		upstream_release(s->up, !s->server.rd);
 		s->up = NULL;
 		return;
@@ -363,7 +365,7 @@ void route_release(struct session *s)
 	if (s->pinned)
 		upstream_close(s->pinned);
 	char key[UPSTREAM_KEY_MAX];
-	pin_key(s, s->x.parent, key);
+	pin_key(s, s->x->parent, key);
 	s->pinned = upstream_pin(s->up, key, !s->server.rd, on_pinned, s) == 0 ? s->up : NULL;
 	s->up = NULL;
 }
@@ -373,7 +375,7 @@ void route_release(struct session *s)
 static int take_pinned(struct session *s)
 {
 	char key[UPSTREAM_KEY_MAX];
-	pin_key(s, s->x.parent, key);
+	pin_key(s, s->x->parent, key);
 	int r = upstream_unpin(s->pinned, key, on_upstream, s);
 	if (r == 1)
 		return 0; /* a request elsewhere: the login waits for the return */
@@ -384,8 +386,8 @@ static int take_pinned(struct session *s)
 	}
 	s->up = s->pinned;
 	s->pinned = NULL;
-	s->x.pin = 1; /* it stays this client's */
-	int rule, st = s->x.hop_check ? access_check_hop_addr(s, upstream_peer(s->up), &rule) : 0;
+	s->x->pin = 1; /* it stays this client's */
+	int rule, st = s->x->hop_check ? access_check_hop_addr(s, upstream_peer(s->up), &rule) : 0;
 	if (st) {
 		union sockaddr_any peer = *upstream_peer(s->up);
 		session_drop_upstream(s);
@@ -401,8 +403,8 @@ static int take_pinned(struct session *s)
  * original destination's address. */
 static const char *dest_name(const struct session *s)
 {
-	const char *n = s->tp ? (s->x.tunnel == T_TLS ? s->tp->sni : s->tp->named) : s->x.host;
-	return n[0] ? n : s->x.host;
+	const char *n = s->tp ? (s->x->tunnel == T_TLS ? s->tp->sni : s->tp->named) : s->x->host;
+	return n[0] ? n : s->x->host;
 }
 
 /* A client whose login (NTLM, Negotiate) lives on a connection through
@@ -411,14 +413,14 @@ static const char *dest_name(const struct session *s)
 static void pinned_first(struct session *s)
 {
 	char key[UPSTREAM_KEY_MAX];
-	for (int k = 0; k < s->x.nhops; k++) {
-		if (s->x.hops[k] == PARENT_DIRECT)
+	for (int k = 0; k < s->x->nhops; k++) {
+		if (s->x->hops[k] == PARENT_DIRECT)
 			continue;
-		pin_key(s, &s->cfg->parents[s->x.hops[k]], key);
+		pin_key(s, &s->cfg->parents[s->x->hops[k]], key);
 		if (upstream_key_is(s->pinned, key)) {
-			uint8_t h = s->x.hops[k];
-			memmove(s->x.hops + 1, s->x.hops, (size_t)k);
-			s->x.hops[0] = h;
+			uint8_t h = s->x->hops[k];
+			memmove(s->x->hops + 1, s->x->hops, (size_t)k);
+			s->x->hops[0] = h;
 			return;
 		}
 	}
@@ -430,12 +432,12 @@ static void plan(struct session *s)
 {
 	const struct config *c = s->cfg;
 	static _Thread_local uint32_t turn; /* this worker's: spreads by weight */
-	s->x.nhops = s->x.hop = 0;
+	s->x->nhops = s->x->hop = 0;
 	if (c->nparents == 0)
 		return;
 	int i = access_route(s);
 	const struct route_cfg *r = i >= 0 ? &c->routes[i] : &c->route_default;
-	s->x.hier_default = i < 0;
+	s->x->hier_default = i < 0;
 	if (r->nparents == 0)
 		return;
 	struct parent_pick pk[CONFIG_MAX_PARENTS];
@@ -445,11 +447,11 @@ static void plan(struct session *s)
 	}
 	uint32_t key = r->sticky ? hash_name(dest_name(s)) : 0;
 	int n = parent_order(pk, r->nparents, r->sticky, key, turn++, r->fallback_direct, loop_now(s->w->loop),
-			     s->x.hops);
+			     s->x->hops);
 	for (int k = 0; k < n; k++)
-		if (s->x.hops[k] != PARENT_DIRECT)
-			s->x.hops[k] = r->parent[s->x.hops[k]];
-	s->x.nhops = (uint8_t)n;
+		if (s->x->hops[k] != PARENT_DIRECT)
+			s->x->hops[k] = r->parent[s->x->hops[k]];
+	s->x->nhops = (uint8_t)n;
 	if (s->pinned)
 		pinned_first(s);
 }
@@ -461,10 +463,10 @@ static void plan(struct session *s)
 static void transparent_authority(const struct session *s, char *out, size_t len)
 {
 	const struct transparent *tp = s->tp;
-	int v6 = !s->x.by_name && tp->odst.sa.sa_family == AF_INET6;
-	int n = snprintf(out, len, "%s%s%s", v6 ? "[" : "", s->x.by_name ? tp->named : tp->odst_text, v6 ? "]" : "");
-	if (s->x.port != 80 && n > 0 && (size_t)n < len)
-		snprintf(out + n, len - (size_t)n, ":%u", s->x.port);
+	int v6 = !s->x->by_name && tp->odst.sa.sa_family == AF_INET6;
+	int n = snprintf(out, len, "%s%s%s", v6 ? "[" : "", s->x->by_name ? tp->named : tp->odst_text, v6 ? "]" : "");
+	if (s->x->port != 80 && n > 0 && (size_t)n < len)
+		snprintf(out + n, len - (size_t)n, ":%u", s->x->port);
 }
 
 /* rhead in the form this hop takes: origin-form for an origin,
@@ -472,30 +474,30 @@ static void transparent_authority(const struct session *s, char *out, size_t len
  * answering (no room). */
 static int shape_request(struct session *s)
 {
-	const struct parent_cfg *p = s->x.parent;
-	if (s->rhead == NULL || s->x.tunnel == T_CONNECT || s->x.tunnel == T_TLS)
+	const struct parent_cfg *p = s->x->parent;
+	if (s->rhead == NULL || s->x->tunnel == T_CONNECT || s->x->tunnel == T_TLS)
 		return 0; /* a tunnel's CONNECT is written once connected (exchange.c) */
-	if (s->x.rform_parent) {
-		http_request_for_origin(s->rhead, s->x.rprefix, s->x.rauth);
-		s->x.rec.target_off -= s->x.rprefix;
-		s->x.rec.target_len += s->x.rstar;
-		s->x.rform_parent = 0;
+	if (s->x->rform_parent) {
+		http_request_for_origin(s->rhead, s->x->rprefix, s->x->rauth);
+		s->x->rec.target_off -= s->x->rprefix;
+		s->x->rec.target_len += s->x->rstar;
+		s->x->rform_parent = 0;
 	}
 	if (p == NULL)
 		return 0;
 	char authority[DNS_NAME_MAX + 8];
 	if (s->tp)
 		transparent_authority(s, authority, sizeof(authority));
-	s->x.rstar = s->rhead->data[s->x.rec.target_off] == '*' && s->x.rec.target_len == 1;
-	if (http_request_for_parent(s->rhead, s->tp ? authority : NULL, p->auth, &s->x.rprefix) == -1) {
+	s->x->rstar = s->rhead->data[s->x->rec.target_off] == '*' && s->x->rec.target_len == 1;
+	if (http_request_for_parent(s->rhead, s->tp ? authority : NULL, p->auth, &s->x->rprefix) == -1) {
 		exchange_error(s, 431, "request head too large");
 		return -1;
 	}
-	s->x.rauth = (uint32_t)strlen(p->auth);
+	s->x->rauth = (uint32_t)strlen(p->auth);
 	/* the log's target: the origin-form part ("*" went; none is left) */
-	s->x.rec.target_off += s->x.rprefix;
-	s->x.rec.target_len -= s->x.rstar;
-	s->x.rform_parent = 1;
+	s->x->rec.target_off += s->x->rprefix;
+	s->x->rec.target_len -= s->x->rstar;
+	s->x->rform_parent = 1;
 	return 0;
 }
 
@@ -515,11 +517,11 @@ static int is_odst(const struct session *s, const union sockaddr_any *a)
  * writing another name; then on with the hop. */
 static void verified(struct session *s, enum dns_status st, const union sockaddr_any *addrs, int n)
 {
-	s->x.verifying = 0;
-	s->x.name_checked = 1;
-	for (int i = 0; st == DNS_OK && i < n && !s->x.by_name; i++)
-		s->x.by_name = (uint8_t)is_odst(s, &addrs[i]);
-	if (!s->x.by_name) {
+	s->x->verifying = 0;
+	s->x->name_checked = 1;
+	for (int i = 0; st == DNS_OK && i < n && !s->x->by_name; i++)
+		s->x->by_name = (uint8_t)is_odst(s, &addrs[i]);
+	if (!s->x->by_name) {
 		char a[80];
 		log_info("client %s: %s does not resolve to the original destination %s: the parent is given the address",
 			 log_addr(&s->peer.sa, a, sizeof(a)), dest_name(s), s->tp->odst_text);
@@ -531,27 +533,27 @@ static void verified(struct session *s, enum dns_status st, const union sockaddr
  * where it was going?  0 when known (x.by_name), 1 while looking it up. */
 static int verify_name(struct session *s)
 {
-	const char *name = s->x.tunnel == T_TLS ? s->tp->sni : s->tp->named;
+	const char *name = s->x->tunnel == T_TLS ? s->tp->sni : s->tp->named;
 	union sockaddr_any lit;
-	s->x.name_checked = 1;
+	s->x->name_checked = 1;
 	if (name[0] == '\0')
 		return 0;
-	if (route_parse_literal(name, s->x.port, &lit) == 0) {
-		s->x.by_name = (uint8_t)is_odst(s, &lit);
+	if (route_parse_literal(name, s->x->port, &lit) == 0) {
+		s->x->by_name = (uint8_t)is_odst(s, &lit);
 		return 0;
 	}
 	const union sockaddr_any *addrs;
 	int n;
-	s->x.dnsw.cb = on_dns;
-	s->x.dnsw.arg = s;
-	enum dns_status st = dns_resolve(s->w->dns, name, &s->x.dnsw, &addrs, &n);
+	s->x->dnsw.cb = on_dns;
+	s->x->dnsw.arg = s;
+	enum dns_status st = dns_resolve(s->w->dns, name, &s->x->dnsw, &addrs, &n);
 	if (st == DNS_PENDING) {
-		s->x.verifying = 1;
+		s->x->verifying = 1;
 		session_state(s, S_RESOLVE);
 		s->phase_start = loop_now(s->w->loop);
 		return 1;
 	}
-	s->x.name_checked = 0; /* verified() says it, and goes on */
+	s->x->name_checked = 0; /* verified() says it, and goes on */
 	verified(s, st, addrs, n);
 	return 1;
 }
@@ -561,39 +563,39 @@ static int verify_name(struct session *s)
 static void start_hop(struct session *s)
 {
 	struct worker *w = s->w;
-	uint8_t h = s->x.nhops ? s->x.hops[s->x.hop] : PARENT_DIRECT;
+	uint8_t h = s->x->nhops ? s->x->hops[s->x->hop] : PARENT_DIRECT;
 	const struct parent_cfg *p = h == PARENT_DIRECT ? NULL : &s->cfg->parents[h];
-	s->x.parent = p;
+	s->x->parent = p;
 	if (p == NULL) { /* the common case: no parent at all */
-		s->x.dhost = s->x.host;
-		s->x.dport = s->x.port;
-		s->x.hop_check = s->x.addr_check;
-		if (s->x.rform_parent && shape_request(s) == -1)
+		s->x->dhost = s->x->host;
+		s->x->dport = s->x->port;
+		s->x->hop_check = s->x->addr_check;
+		if (s->x->rform_parent && shape_request(s) == -1)
 			return;
 	} else {
-		if (s->x.acl_ask && !s->x.origin_checked && access_check_parent_origin(s) == -1)
+		if (s->x->acl_ask && !s->x->origin_checked && access_check_parent_origin(s) == -1)
 			return;
-		if (s->tp && !s->x.name_checked && verify_name(s))
+		if (s->tp && !s->x->name_checked && verify_name(s))
 			return;
-		s->x.dhost = p->host;
-		s->x.dport = p->port;
-		s->x.hop_check = (uint8_t)access_hop_check(s);
+		s->x->dhost = p->host;
+		s->x->dport = p->port;
+		s->x->hop_check = (uint8_t)access_hop_check(s);
 		if (shape_request(s) == -1)
 			return;
 	}
-	if (s->pinned && s->x.allow_pool && take_pinned(s))
+	if (s->pinned && s->x->allow_pool && take_pinned(s))
 		return;
 	/* A request carrying a connection login never takes a pooled
 	 * connection: the login is for the connection it started on. */
-	s->x.pool_ok = s->x.allow_pool && !s->x.pin;
-	const char *host = s->x.dhost;
+	s->x->pool_ok = s->x->allow_pool && !s->x->pin;
+	const char *host = s->x->dhost;
 	/* An IPv4 literal starts with a digit, an IPv6 one has a colon; a
 	 * name may start with a digit too, never has a colon. */
 	if ((unsigned)(host[0] - '0') < 10 || strchr(host, ':')) {
 		union sockaddr_any lit;
 		int rule, st;
 		char key[UPSTREAM_KEY_MAX];
-		if (s->x.pool_ok && !s->x.parent) {
+		if (s->x->pool_ok && !s->x->parent) {
 			/* A literal names the only address its connections can
 			 * have: the pool hands them out with no answer to check,
 			 * before the literal is even parsed (for a name, it finds
@@ -601,7 +603,7 @@ static void start_hop(struct session *s)
 			 * connection has. */
 			pool_key(s, key);
 			if ((s->up = upstream_take(w->pool, key, NULL, 0, on_upstream, s)) != NULL) {
-				if (s->x.hop_check && (st = access_check_hop_addr(s, upstream_peer(s->up), &rule)) != 0) {
+				if (s->x->hop_check && (st = access_check_hop_addr(s, upstream_peer(s->up), &rule)) != 0) {
 					lit = *upstream_peer(s->up);
 					session_drop_upstream(s);
 					access_refuse(s, st, rule, &lit);
@@ -611,12 +613,12 @@ static void start_hop(struct session *s)
 				return;
 			}
 		}
-		if (route_parse_literal(host, s->x.dport, &lit) == 0) {
-			if (s->x.hop_check && (st = access_check_hop_addr(s, &lit, &rule)) != 0) {
+		if (route_parse_literal(host, s->x->dport, &lit) == 0) {
+			if (s->x->hop_check && (st = access_check_hop_addr(s, &lit, &rule)) != 0) {
 				access_refuse(s, st, rule, &lit);
 				return;
 			}
-			if (s->x.pool_ok && s->x.parent) {
+			if (s->x->pool_ok && s->x->parent) {
 				/* (a parent's key names no address: give it) */
 				pool_key(s, key);
 				if ((s->up = upstream_take(w->pool, key, &lit, 1, on_upstream, s)) != NULL) {
@@ -630,11 +632,11 @@ static void start_hop(struct session *s)
 	}
 	const union sockaddr_any *addrs;
 	int n;
-	s->x.dnsw.cb = on_dns;
-	s->x.dnsw.arg = s;
+	s->x->dnsw.cb = on_dns;
+	s->x->dnsw.arg = s;
 	session_state(s, S_RESOLVE);
 	s->phase_start = loop_now(w->loop);
-	enum dns_status st = dns_resolve(w->dns, host, &s->x.dnsw, &addrs, &n);
+	enum dns_status st = dns_resolve(w->dns, host, &s->x->dnsw, &addrs, &n);
 	if (st == DNS_PENDING)
 		return;
 	if (st == DNS_OK)
@@ -645,22 +647,22 @@ static void start_hop(struct session *s)
 
 void route_request(struct session *s, int allow_pool)
 {
-	s->x.allow_pool = (uint8_t)allow_pool;
+	s->x->allow_pool = (uint8_t)allow_pool;
 	plan(s);
 	start_hop(s);
 }
 
 void route_retry(struct session *s)
 {
-	s->x.allow_pool = 0;
+	s->x->allow_pool = 0;
 	start_hop(s);
 }
 
 void route_resolve_timeout(struct session *s)
 {
 	/* c-ares gives up first, as a rule: this is the slack running out */
-	dns_cancel(s->w->dns, &s->x.dnsw);
-	if (s->x.verifying)
+	dns_cancel(s->w->dns, &s->x->dnsw);
+	if (s->x->verifying)
 		verified(s, DNS_TIMEOUT, NULL, 0);
 	else
 		dns_error(s, DNS_TIMEOUT);
@@ -669,18 +671,18 @@ void route_resolve_timeout(struct session *s)
 void route_connect_event(struct session *s)
 {
 	if (upstream_connect_result(s->up) == 0) {
-		const struct parent_cfg *p = s->x.parent;
+		const struct parent_cfg *p = s->x->parent;
 		if (p && parent_ok(p->slot))
 			log_warn("parent %s (%s:%u) is up again", p->name, p->host, p->port);
 		record_peer(s);
 		exchange_connected(s);
 		return;
 	}
-	s->x.connect_errno = errno;
+	s->x->connect_errno = errno;
 	char a[80];
 	log_debug("connect() to %s failed: %s", log_addr(&upstream_peer(s->up)->sa, a, sizeof(a)), strerror(errno));
 	session_drop_upstream(s);
-	s->x.addr_idx++;
+	s->x->addr_idx++;
 	connect_next(s);
 }
 
@@ -690,12 +692,12 @@ void route_connect_timeout(struct session *s)
 	if (s->up)
 		upstream_connect_timed_out(s->up);
 	session_drop_upstream(s);
-	s->x.addr_idx++;
-	s->x.connect_errno = ETIMEDOUT;
-	if (s->x.addr_idx < s->x.naddrs)
+	s->x->addr_idx++;
+	s->x->connect_errno = ETIMEDOUT;
+	if (s->x->addr_idx < s->x->naddrs)
 		connect_next(s);
 	else
-		hop_failed(s, 504, s->x.parent ? "parent proxy connect timed out" : "upstream connect timed out", 1);
+		hop_failed(s, 504, s->x->parent ? "parent proxy connect timed out" : "upstream connect timed out", 1);
 }
 
 /* The server connection's events: readiness for the pump, and in

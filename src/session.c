@@ -66,7 +66,7 @@ static void trim_bufs(struct session *s)
 {
 	if (s->client.in && buf_empty(s->client.in))
 		session_put_buf(s, &s->client.in);
-	if (s->server.in && buf_empty(s->server.in) && s->x.res_head_done)
+	if (s->server.in && buf_empty(s->server.in) && (s->x == NULL || s->x->res_head_done))
 		session_put_buf(s, &s->server.in);
 	if (s->ohead && buf_empty(s->ohead))
 		session_put_buf(s, &s->ohead);
@@ -81,7 +81,7 @@ struct relays *session_relays(struct session *s)
 
 void session_relays_done(struct session *s)
 {
-	if (s->rel && !s->tunnel_live && !s->x.req_splice && !s->x.res_splice) {
+	if (s->rel && !s->tunnel_live && (s->x == NULL || (!s->x->req_splice && !s->x->res_splice))) {
 		free(s->rel);
 		s->rel = NULL;
 	}
@@ -114,10 +114,11 @@ void session_close(struct session *s)
 	struct worker *w = s->w;
 	if (s->state == S_CLOSED)
 		return;
-	if (s->x.msg_begun)
+	struct exchange *x = s->x; /* kept until the session is freed */
+	if (x && x->msg_begun)
 		record_write(s); /* nothing when the exchange was logged already */
-	if ((s->x.abort_after_flush || (s->x.res_head_done && !s->x.res_done)) &&
-	    (s->x.dechunk || s->x.res_body.kind == BODY_UNTIL_CLOSE)) {
+	if (x && (x->abort_after_flush || (x->res_head_done && !x->res_done)) &&
+	    (x->dechunk || x->res_body.kind == BODY_UNTIL_CLOSE)) {
 		/* A reset, not a FIN: a close-delimited body must not look complete
 		 * (cut by the server, a timeout or anything else).
 		 * (With a length or chunks the client sees the cut by itself, and
@@ -125,7 +126,8 @@ void session_close(struct session *s)
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		setsockopt(s->client.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
-	dns_cancel(w->dns, &s->x.dnsw);
+	if (x)
+		dns_cancel(w->dns, &x->dnsw);
 	proxy_auth_cancel(s);
 	if (s->tunnel_live) {
 		stat_sub(&w->stats.tunnels, 1);
@@ -174,6 +176,7 @@ static void abort_conn(struct worker_conn *c)
 static void free_conn(struct worker_conn *c)
 {
 	struct session *s = of_link(c);
+	exchange_release(s);
 	config_unref(s->cfg);
 	free(s->tp);
 	free(s);
@@ -199,7 +202,7 @@ static void drain_conn(struct worker_conn *c)
 {
 	struct session *s = of_link(c);
 	s->keep_alive = 0;
-	if (s->state == S_HEAD && !s->x.msg_begun && s->nreq > 0 && !bytes_waiting(s)) {
+	if (s->state == S_HEAD && s->x == NULL && s->nreq > 0 && !bytes_waiting(s)) {
 		session_linger(s);
 		session_pump(s);
 	}
@@ -226,7 +229,7 @@ const char *session_state_name(unsigned i)
  * risk is a client that breaks its own Connection: close). */
 void session_linger(struct session *s)
 {
-	if (!s->keep_alive && s->x.req_done && !s->client.rd &&
+	if (!s->keep_alive && s->x && s->x->req_done && !s->client.rd &&
 	    (s->client.in == NULL || buf_unparsed(s->client.in) == 0) &&
 	    !loop_pending(s->w->loop, &s->io, EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		session_close(s);
@@ -314,7 +317,7 @@ static ssize_t side_write(struct session *s, struct side *sd, const char *h, siz
 
 static int client_read(struct session *s)
 {
-	if (!s->client.rd || s->client.eof || s->tunnel_live || s->x.req_splice)
+	if (!s->client.rd || s->client.eof || s->tunnel_live || (s->x && s->x->req_splice))
 		return 0;
 	if (s->state == S_LINGER && s->client.in)
 		s->client.in->start = s->client.in->parsed = s->client.in->end = 0; /* discard */
@@ -322,8 +325,8 @@ static int client_read(struct session *s)
 	if (n == -1)
 		return 0;
 	if (n < -1) {
-		if (n == -2)
-			s->x.rec.reason = s->x.rec.reason ? s->x.rec.reason : "client connection error";
+		if (n == -2 && s->x)
+			s->x->rec.reason = s->x->rec.reason ? s->x->rec.reason : "client connection error";
 		session_close(s);
 		return 0;
 	}
@@ -337,7 +340,7 @@ static int client_write(struct session *s)
 	if (!s->client.wr)
 		return 0;
 	struct buf *oh = s->ohead;
-	struct buf *body = s->x.res_head_done && s->state == S_FORWARD ? s->server.in : NULL;
+	struct buf *body = s->state == S_FORWARD && s->x->res_head_done ? s->server.in : NULL;
 	uint32_t hlen = oh ? oh->end - oh->start : 0;
 	if (hlen == 0 && (body == NULL || buf_pending(body) == 0))
 		return 0;
@@ -345,7 +348,7 @@ static int client_write(struct session *s)
 	if (n == -1 || n == 0)
 		return 0;
 	if (n == -2) {
-		s->x.rec.reason = "client went away";
+		s->x->rec.reason = "client went away";
 		record_write(s);
 		session_close(s);
 		return 0;
@@ -357,9 +360,9 @@ static int client_write(struct session *s)
 	w -= h;
 	if (w)
 		body->start += w;
-	s->x.rec.bytes += (uint64_t)n;
-	if (s->x.res_head_done)
-		s->x.res_sent = 1;
+	s->x->rec.bytes += (uint64_t)n;
+	if (s->x->res_head_done)
+		s->x->res_sent = 1;
 	return 1;
 }
 
@@ -368,9 +371,9 @@ static int server_write(struct session *s)
 	if (s->state != S_FORWARD || !s->server.wr || s->up == NULL || s->server.wdone)
 		return 0;
 	/* a CONNECT to a parent: the client's bytes wait for its answer */
-	struct buf *body = s->x.via_connect ? NULL : s->client.in;
-	uint32_t hlen = s->rhead->end - s->x.rhead_sent;
-	ssize_t n = side_write(s, &s->server, s->rhead->data + s->x.rhead_sent, hlen, body);
+	struct buf *body = s->x->via_connect ? NULL : s->client.in;
+	uint32_t hlen = s->rhead->end - s->x->rhead_sent;
+	ssize_t n = side_write(s, &s->server, s->rhead->data + s->x->rhead_sent, hlen, body);
 	if (n == -1 || n == 0)
 		return 0;
 	if (n == -2) {
@@ -381,21 +384,21 @@ static int server_write(struct session *s)
 		s->close_after = 1;
 		return 1;
 	}
-	s->x.rec.bytes_up += (uint64_t)n;
+	s->x->rec.bytes_up += (uint64_t)n;
 	uint32_t w = (uint32_t)n;
 	uint32_t h = w < hlen ? w : hlen;
-	s->x.rhead_sent += h;
+	s->x->rhead_sent += h;
 	w -= h;
 	if (w) {
 		body->start += w;
-		s->x.body_sent = 1;
+		s->x->body_sent = 1;
 	}
 	return 1;
 }
 
 static int server_read(struct session *s)
 {
-	if (s->state != S_FORWARD || !s->server.rd || s->server.eof || s->up == NULL || s->x.res_splice)
+	if (s->state != S_FORWARD || !s->server.rd || s->server.eof || s->up == NULL || s->x->res_splice)
 		return 0;
 	ssize_t n = side_read(s, &s->server);
 	if (n == -3) {
@@ -421,7 +424,7 @@ static int tunnel_start(struct session *s)
 {
 	int copy = !s->cfg->tunnel_splice;
 	if (session_relays(s) == NULL) {
-		s->x.rec.reason = "out of memory";
+		s->x->rec.reason = "out of memory";
 		session_close(s);
 		return -1;
 	}
@@ -429,17 +432,17 @@ static int tunnel_start(struct session *s)
 		session_put_buf(s, &s->client.in);
 	if (s->server.in && buf_empty(s->server.in))
 		session_put_buf(s, &s->server.in);
-	if (s->x.tunnel == T_UPGRADE && s->rhead && s->x.rec.method)
+	if (s->x->tunnel == T_UPGRADE && s->rhead && s->x->rec.method)
 		/* the log line at the end names the target; rhead goes now */
-		s->tunnel_target = strndup(s->rhead->data + s->x.rec.target_off, s->x.rec.target_len);
+		s->tunnel_target = strndup(s->rhead->data + s->x->rec.target_off, s->x->rec.target_len);
 	session_put_buf(s, &s->rhead);
 	session_put_buf(s, &s->ohead); /* flushed: tunnel_step starts only then */
-	s->x.req_done = 1;
+	s->x->req_done = 1;
 	s->client.rd = s->server.rd = 1; /* bytes may have arrived while the head went out */
 	relay_init(&s->rel->up, s->client.fd, s->server.fd, &s->client.rd, &s->server.wr, s->client.in, copy);
 	relay_init(&s->rel->down, s->server.fd, s->client.fd, &s->server.rd, &s->client.wr, s->server.in, copy);
 	s->client.in = s->server.in = NULL;
-	s->rel->down.bytes = s->x.rec.bytes; /* the head that opened the tunnel counts */
+	s->rel->down.bytes = s->x->rec.bytes; /* the head that opened the tunnel counts */
 	s->tunnel_live = 1;
 	stat_inc(&s->w->stats.tunnels);
 	return 0;
@@ -460,11 +463,11 @@ static void tunnel_step(struct session *s)
 	int moved = 0;
 	enum relay_result a = relay_move(&s->rel->up, w->pipes, &w->bufs, &moved);
 	enum relay_result b = a == RELAY_ERROR ? RELAY_ERROR : relay_move(&s->rel->down, w->pipes, &w->bufs, &moved);
-	s->x.rec.bytes = s->rel->down.bytes;
+	s->x->rec.bytes = s->rel->down.bytes;
 	if (moved)
 		s->last_active = loop_now(w->loop);
 	if (a == RELAY_ERROR || b == RELAY_ERROR) {
-		s->x.rec.reason = "tunnel connection reset";
+		s->x->rec.reason = "tunnel connection reset";
 		session_close(s);
 		return;
 	}
@@ -524,11 +527,11 @@ static uint64_t deadline(const struct session *s)
 	case S_PEEK:
 		return s->phase_start + c->header_timeout;
 	case S_HEAD:
-		if (s->x.msg_begun)
-			return s->x.head_start + c->header_timeout;
+		if (s->x)
+			return s->x->head_start + c->header_timeout;
 		return s->last_active + (s->nreq ? c->keepalive_timeout : c->header_timeout);
 	case S_AUTH:
-		return s->phase_start + (s->x.auth_late ? AUTH_GUARD_DELAY_MS : c->auth_timeout);
+		return s->phase_start + (s->x->auth_late ? AUTH_GUARD_DELAY_MS : c->auth_timeout);
 	case S_RESOLVE:
 		/* c-ares gives up at about dns_timeout; a little slack lets its
 		 * answer (an A without its AAAA, say) win the race */
@@ -538,7 +541,7 @@ static uint64_t deadline(const struct session *s)
 	case S_FORWARD:
 		/* (a CONNECT to a parent is sent while the client's first
 		 * bytes wait for its answer) */
-		if ((exchange_request_sent(s) || s->x.via_connect) && !s->x.res_head_done)
+		if ((exchange_request_sent(s) || s->x->via_connect) && !s->x->res_head_done)
 			return s->last_active + c->response_timeout;
 		return s->last_active + c->idle_timeout;
 	case S_REPLY:
@@ -581,7 +584,7 @@ static void on_timer(struct timer *t)
 		transparent_peek_timeout(s);
 		break;
 	case S_HEAD:
-		if (s->x.msg_begun)
+		if (s->x)
 			exchange_error(s, 408, "request head timeout");
 		else
 			session_close(s);
@@ -596,12 +599,12 @@ static void on_timer(struct timer *t)
 		route_connect_timeout(s);
 		break;
 	case S_FORWARD:
-		if (!s->x.res_head_done && exchange_waiting_for_client(s))
+		if (!s->x->res_head_done && exchange_waiting_for_client(s))
 			exchange_error(s, 408, "request body timeout");
-		else if (!s->x.res_head_done)
+		else if (!s->x->res_head_done)
 			exchange_error(s, 504, "upstream response timed out");
 		else {
-			s->x.rec.reason = "transfer timed out";
+			s->x->rec.reason = "transfer timed out";
 			session_close(s);
 		}
 		break;
@@ -609,7 +612,7 @@ static void on_timer(struct timer *t)
 		session_close(s); /* the client is not reading its reply */
 		break;
 	case S_TUNNEL:
-		s->x.rec.reason = "tunnel idle timeout";
+		s->x->rec.reason = "tunnel idle timeout";
 		session_close(s);
 		break;
 	case S_LINGER:
@@ -642,12 +645,19 @@ static void check_invariants(const struct session *s)
 	assert(s->client.fd == s->io.fd);
 	assert((s->up == NULL) == (s->server.fd == -1));
 	assert(s->state != S_HEAD || s->up == NULL);
-	assert(s->state != S_AUTH || (s->up == NULL && (s->x.auth_job != NULL || s->x.auth_late)));
+	/* between requests (and lingering after a drain there) no exchange */
+	assert(s->x != NULL || s->state == S_HEAD || s->state == S_LINGER || s->state == S_CLOSED);
+	assert(s->x == NULL || s->state != S_HEAD || s->x->msg_begun);
+	if (s->x == NULL) {
+		assert(s->rhead == NULL && s->server.in == NULL && s->ohead == NULL);
+		return;
+	}
+	assert(s->state != S_AUTH || (s->up == NULL && (s->x->auth_job != NULL || s->x->auth_late)));
 	assert(s->state != S_PEEK || (s->up == NULL && s->tp != NULL));
 	assert(s->state != S_CONNECT || s->up != NULL);
-	assert(s->state != S_FORWARD || s->up != NULL || s->x.abort_after_flush || s->x.res_done);
-	assert(s->rhead == NULL || s->x.rhead_sent <= s->rhead->end);
-	assert(!s->x.res_done || s->x.res_head_done);
+	assert(s->state != S_FORWARD || s->up != NULL || s->x->abort_after_flush || s->x->res_done);
+	assert(s->rhead == NULL || s->x->rhead_sent <= s->rhead->end);
+	assert(!s->x->res_done || s->x->res_head_done);
 	assert(!s->tunnel_live || (s->client.in == NULL && s->server.in == NULL));
 	(void)s;
 }
@@ -670,8 +680,8 @@ void session_pump(struct session *s)
 		 * never end (exchange_client_eof frames what just came first). */
 		if (s->client.eof &&
 		    (s->client.in == NULL || buf_unparsed(s->client.in) == 0 || s->state == S_LINGER ||
-		     (!s->x.req_done &&
-		      (s->state == S_RESOLVE || s->state == S_CONNECT || s->state == S_FORWARD)))) {
+		     ((s->state == S_RESOLVE || s->state == S_CONNECT || s->state == S_FORWARD) &&
+		      !s->x->req_done))) {
 			exchange_client_eof(s);
 			if (s->state == S_CLOSED)
 				return;
@@ -730,7 +740,8 @@ static void on_client(struct io *io, uint32_t events)
 		int err = 0;
 		socklen_t len = sizeof(err);
 		if (getsockopt(s->client.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
-			s->x.rec.reason = s->x.rec.reason ? s->x.rec.reason : "client connection reset";
+			if (s->x && s->x->rec.reason == NULL)
+				s->x->rec.reason = "client connection reset";
 			session_close(s);
 			return;
 		}
@@ -772,9 +783,14 @@ int session_start(struct worker *w, const struct handoff *h)
 	s->last_active = loop_now(w->loop);
 	exchange_start(s);
 	if (kind == LISTEN_TRANSPARENT_TLS) {
+		if (exchange_acquire(s) == -1) {
+			session_state(s, S_CLOSED);
+			config_unref(s->cfg);
+			goto fail;
+		}
 		session_state(s, S_PEEK);
 		s->phase_start = s->last_active;
-		s->x.msg_begun = 1; /* the connection is the exchange: log it at its end */
+		s->x->msg_begun = 1; /* the connection is the exchange: log it at its end */
 		record_start(s);
 	}
 	if (loop_add(w->loop, &s->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP, 1) == -1) {
@@ -788,8 +804,10 @@ int session_start(struct worker *w, const struct handoff *h)
 	arm(s);
 	return 0;
 fail:
-	if (s)
+	if (s) {
+		exchange_release(s);
 		free(s->tp);
+	}
 	free(s);
 	close(fd);
 	return -1;

@@ -148,9 +148,11 @@ struct record {
 	int64_t dns_us, connect_us, head_us; /* -1: did not happen */
 };
 
-/* One request/response exchange.  Everything before `host` is zeroed when
- * the next request is awaited (exchange_begin). */
+/* One request/response exchange, allocated apart from its session: an idle
+ * keep-alive client holds none (exchange_acquire, exchange_begin).
+ * Everything before `host` starts zeroed. */
 struct exchange {
+	struct exchange *next_free;	/* in the worker's cache of spare ones */
 	uint8_t req_done;		/* request fully framed */
 	uint8_t res_head_done, res_done;
 	uint8_t head_method;		/* the response has no body (HEAD) */
@@ -249,7 +251,9 @@ struct session {
 	uint64_t last_active;		/* loop ms of the last byte moved */
 	uint64_t phase_start;		/* loop ms S_PEEK, S_RESOLVE, S_CONNECT or S_LINGER began */
 
-	struct exchange x;
+	struct exchange *x;		/* from a request's first byte (or a redirected TLS
+					   connection's start) to its end: NULL while the
+					   client is between requests (exchange_begin) */
 };
 
 void record_phase(struct session *s, enum state from, enum state to);
@@ -306,8 +310,14 @@ void session_linger(struct session *s);
 
 /* The session's first exchange (sets up llhttp once per process). */
 void exchange_start(struct session *s);
-/* Wait for the next request on this connection. */
+/* Wait for the next request on this connection: the exchange (s->x) goes
+ * back to the worker's spares. */
 void exchange_begin(struct session *s);
+/* s->x from the worker's spares or malloc, its fields before `host` zeroed
+ * and host empty, if the session has none; 0, or -1 when memory is out. */
+int exchange_acquire(struct session *s);
+/* s->x back to the spares (or freed); NULL after. */
+void exchange_release(struct session *s);
 /* Feed the request parser what the client sent; 1 when anything moved. */
 int exchange_parse_request(struct session *s);
 /* Feed the response parser what the server sent (a final head and the

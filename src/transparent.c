@@ -108,17 +108,17 @@ int transparent_target(struct session *s, const struct http_head *h, struct http
 	}
 	snprintf(tp->named, sizeof(tp->named), "%s", t->host);
 	tp->named_port = t->port;
-	snprintf(s->x.host, sizeof(s->x.host), "%s", tp->odst_text);
-	s->x.port = sockaddr_port(&tp->odst);
+	snprintf(s->x->host, sizeof(s->x->host), "%s", tp->odst_text);
+	s->x->port = sockaddr_port(&tp->odst);
 	/* a literal compares in its canonical spelling; a name cannot be
 	 * checked without a lookup, and goes unremarked */
 	union sockaddr_any lit;
 	char canon[INET6_ADDRSTRLEN];
-	if (t->port != s->x.port || (route_parse_literal(t->host, t->port, &lit) == 0 &&
-				     strcmp(log_host(&lit.sa, canon, sizeof(canon)), s->x.host) != 0))
+	if (t->port != s->x->port || (route_parse_literal(t->host, t->port, &lit) == 0 &&
+				     strcmp(log_host(&lit.sa, canon, sizeof(canon)), s->x->host) != 0))
 		log_info("client %s: Host %s:%u does not match the original destination %s:%u; going to the "
-			 "original destination", log_addr(&s->peer.sa, a, sizeof(a)), t->host, t->port, s->x.host,
-			 s->x.port);
+			 "original destination", log_addr(&s->peer.sa, a, sizeof(a)), t->host, t->port, s->x->host,
+			 s->x->port);
 	return 0;
 }
 
@@ -136,10 +136,10 @@ static void tls_decide(struct session *s, enum tls_hello r)
 		log_info("client %s: TLS to %s:%u: %s; relaying it anyway", log_addr(&s->peer.sa, a, sizeof(a)),
 			 tp->odst_text, sockaddr_port(&tp->odst),
 			 r == TLS_HELLO_MORE ? "no complete ClientHello in time" : tls_hello_text(r));
-	snprintf(s->x.host, sizeof(s->x.host), "%s", tp->odst_text);
-	s->x.port = sockaddr_port(&tp->odst);
-	s->x.tunnel = T_TLS;
-	s->x.req_done = 1;
+	snprintf(s->x->host, sizeof(s->x->host), "%s", tp->odst_text);
+	s->x->port = sockaddr_port(&tp->odst);
+	s->x->tunnel = T_TLS;
+	s->x->req_done = 1;
 	if (s->client.in)
 		s->client.in->parsed = s->client.in->end;
 	if (access_check_request(s) == -1)
@@ -156,7 +156,7 @@ int transparent_peek(struct session *s)
 	enum tls_hello r = tls_hello_parse((const uint8_t *)b->data + b->start, have, s->tp->sni,
 					   sizeof(s->tp->sni));
 	if (r == TLS_HELLO_MORE && s->client.eof) {
-		s->x.rec.reason = "client closed before its ClientHello was complete";
+		s->x->rec.reason = "client closed before its ClientHello was complete";
 		session_close(s);
 		return 0;
 	}
@@ -173,7 +173,7 @@ int transparent_peek(struct session *s)
 void transparent_peek_timeout(struct session *s)
 {
 	if (s->client.in == NULL || buf_empty(s->client.in)) {
-		s->x.rec.reason = "no bytes within header_timeout"; /* nothing to relay */
+		s->x->rec.reason = "no bytes within header_timeout"; /* nothing to relay */
 		session_close(s);
 	} else {
 		tls_decide(s, TLS_HELLO_MORE); /* relay what came, SNI or not */

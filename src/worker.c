@@ -388,6 +388,7 @@ void worker_destroy(struct worker *w)
 		close(w->wake.fd);
 	w->wake.fd = -1;
 	buf_pool_drain(&w->bufs);
+	session_worker_done(w);
 	loop_free(w->loop);
 	w->loop = NULL;
 	free(w->hdrs);

@@ -26,6 +26,9 @@ struct handoff;
  * was not redirected at all or goes to the gateway itself. */
 int session_start(struct worker *w, const struct handoff *h);
 
+/* Free what the session module keeps in w for reuse; its sessions are gone. */
+void session_worker_done(struct worker *w);
+
 /* The session states' names for the metrics (metrics.h states[i]), NULL
  * past the last. */
 const char *session_state_name(unsigned i);

@@ -123,6 +123,8 @@ static inline int handoff_holds_slot(const struct handoff *h)
 	return !h->proxy && h->kind != LISTEN_ADMIN;
 }
 
+struct exchange;
+
 struct worker {
 	int id;
 	pthread_t thread;
@@ -137,6 +139,8 @@ struct worker {
 	struct access_log alog;
 	struct http_hdr *hdrs;		/* scratch for one head at a time, CONFIG_MAX_HEADERS_LIMIT */
 	struct auth_cache *auth_cache;	/* answers to logins (auth_basic only) */
+	struct exchange *xspare;	/* the session module's spare exchanges, */
+	unsigned nxspare;		/* ... at most EXCHANGE_SPARE_MAX */
 	struct top *top;		/* top talkers (with an admin listener only) */
 	struct timer tick;		/* once a second: flush the access log */
 
