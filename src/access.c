@@ -38,7 +38,7 @@ static void fill_request(struct session *s, struct acl_request *r)
 	}
 	r->conn = &s->acl_conn;
 	r->port = s->x->port;
-	r->method = s->x->tunnel == T_TLS ? -1 : (int)s->req.method;
+	r->method = s->x->tunnel == T_TLS ? -1 : (int)s->x->req.method;
 	r->user = s->x->rec.user;
 	/* on a transparent listener the name is what the client said (Host,
 	 * SNI); the destination is where it was going */
@@ -130,7 +130,7 @@ void access_refuse(struct session *s, int status, int rule, const union sockaddr
 	char a[80], d[80];
 	const char *method = s->x->tunnel == T_TLS	 ? "TLS"
 			     : s->x->tunnel == T_CONNECT ? "CONNECT"
-							: llhttp_method_name((llhttp_method_t)s->req.method);
+							: llhttp_method_name((llhttp_method_t)s->x->req.method);
 	char target[DNS_NAME_MAX + 16];
 	int v6 = strchr(s->x->host, ':') != NULL;
 	snprintf(target, sizeof(target), "%s%s%s:%u", v6 ? "[" : "", s->x->host, v6 ? "]" : "", s->x->port);

@@ -95,8 +95,8 @@ static void settings_init(void)
 
 void exchange_response_parser_init(struct session *s)
 {
-	llhttp_init(&s->res, HTTP_RESPONSE, &res_settings);
-	s->res.data = s;
+	llhttp_init(&s->x->res, HTTP_RESPONSE, &res_settings);
+	s->x->res.data = s;
 }
 
 /* --- beginning and end ------------------------------------------------------------- */
@@ -114,25 +114,28 @@ int exchange_acquire(struct session *s)
 	if (x) {
 		w->xspare = x->next_free;
 		w->nxspare--;
-		memset(x, 0, offsetof(struct exchange, host));
+		memset(x, 0, offsetof(struct exchange, req));
 	} else if ((x = calloc(1, sizeof(*x))) == NULL) {
 		return -1;
 	}
-	x->host[0] = '\0';
+	x->host = x->host_buf;
+	x->host_buf[0] = '\0';
+	llhttp_init(&x->req, HTTP_REQUEST, &req_settings);
+	x->req.data = s;
 	s->x = x;
 	return 0;
 }
 
-void exchange_release(struct session *s)
+/* x back to w's spares (a full one) or freed. */
+static void put_spare(struct worker *w, struct exchange *x)
 {
-	struct worker *w = s->w;
-	struct exchange *x = s->x;
-	if (x == NULL)
-		return;
 	/* nothing may still point into it: a lookup or a login check */
-	dns_cancel(w->dns, &x->dnsw);
 	assert(x->auth_job == NULL);
-	s->x = NULL;
+	if (x->compact) {
+		free(x);
+		return;
+	}
+	dns_cancel(w->dns, &x->dnsw);
 	if (w->nxspare < EXCHANGE_SPARE_MAX) {
 		x->next_free = w->xspare;
 		w->xspare = x;
@@ -140,6 +143,40 @@ void exchange_release(struct session *s)
 	} else {
 		free(x);
 	}
+}
+
+void exchange_release(struct session *s)
+{
+	if (s->x) {
+		put_spare(s->w, s->x);
+		s->x = NULL;
+	}
+}
+
+void exchange_compact(struct session *s)
+{
+	struct exchange *x = s->x;
+	if (x == NULL || x->compact)
+		return;
+	/* (no lookup runs, and the parsers are done: a tunnel reads neither) */
+	size_t keep = offsetof(struct exchange, req);
+	size_t hl = strlen(x->host) + 1, ul = x->rec.user ? strlen(x->rec.user) + 1 : 0;
+	struct exchange *c = malloc(keep + hl + ul);
+	if (c == NULL)
+		return;
+	memcpy(c, x, keep);
+	char *tail = (char *)c + keep;
+	memcpy(tail, x->host, hl);
+	c->host = tail;
+	if (x->dhost == x->host) /* (else a parent's name, in the config) */
+		c->dhost = c->host;
+	if (ul) {
+		memcpy(tail + hl, x->rec.user, ul);
+		c->rec.user = tail + hl;
+	}
+	c->compact = 1;
+	s->x = c;
+	put_spare(s->w, x);
 }
 
 void session_worker_done(struct worker *w)
@@ -155,8 +192,6 @@ void session_worker_done(struct worker *w)
 void exchange_begin(struct session *s)
 {
 	exchange_release(s);
-	llhttp_init(&s->req, HTTP_REQUEST, &req_settings);
-	s->req.data = s;
 	session_state(s, S_HEAD);
 	if (s->tp)
 		s->tp->named[0] = '\0';
@@ -262,7 +297,7 @@ void exchange_settle(struct session *s)
  * not snprintf, which cost 600 instructions a request. */
 static void set_host(struct session *s, const char *host)
 {
-	_Static_assert(sizeof(((struct http_target *)0)->host) <= sizeof(s->x->host), "x.host holds any target host");
+	_Static_assert(sizeof(((struct http_target *)0)->host) <= sizeof(s->x->host_buf), "x.host holds any target host");
 	memcpy(s->x->host, host, strlen(host) + 1);
 }
 
@@ -334,6 +369,7 @@ static void on_request_head(struct session *s)
 	const struct config *cfg = s->cfg;
 	struct buf *b = s->client.in;
 	struct http_head h;
+	s->x->method = (uint8_t)s->x->req.method;
 	if (b->parsed - b->start > cfg->header_max) {
 		exchange_error(s, 431, "request head too large");
 		return;
@@ -358,7 +394,7 @@ static void on_request_head(struct session *s)
 	}
 	struct http_target t;
 	const char *why;
-	if (s->req.method == HTTP_CONNECT) {
+	if (s->x->req.method == HTTP_CONNECT) {
 		if (s->tp) {
 			/* honouring its target would let a redirected client tunnel
 			 * anywhere; tunnelling to where it was going is pointless */
@@ -378,12 +414,12 @@ static void on_request_head(struct session *s)
 		set_host(s, t.host);
 		s->x->port = t.port;
 	}
-	s->x->head_method = s->req.method == HTTP_HEAD;
+	s->x->head_method = s->x->req.method == HTTP_HEAD;
 
-	int mf_method = s->req.method == HTTP_TRACE || s->req.method == HTTP_OPTIONS;
+	int mf_method = s->x->req.method == HTTP_TRACE || s->x->req.method == HTTP_OPTIONS;
 	if (mf_method && h.max_forwards == 0) {
 		b->start = b->parsed; /* the head is answered; a body would follow it */
-		reply_max_forwards(s, &h, s->req.method == HTTP_TRACE);
+		reply_max_forwards(s, &h, s->x->req.method == HTTP_TRACE);
 		return;
 	}
 	http_mark_hop_by_hop(&h);
@@ -399,7 +435,7 @@ static void on_request_head(struct session *s)
 	}
 	/* the rewritten request line is "METHOD target HTTP/1.1": the log's
 	 * method and URL, without looking at the head again */
-	s->x->rec.method = llhttp_method_name((llhttp_method_t)s->req.method);
+	s->x->rec.method = llhttp_method_name((llhttp_method_t)s->x->method);
 	s->x->rec.target_off = h.part[0].len + 1;
 	s->x->rec.target_len = t.path_len + (t.query ? t.query_len : 0);
 	b->start = b->parsed; /* the raw head is spent; the rewritten one goes up */
@@ -472,16 +508,16 @@ int exchange_parse_request(struct session *s)
 		record_start(s);
 	}
 	s->x->req_event = EV_NONE;
-	llhttp_errno_t rc = llhttp_execute(&s->req, b->data + b->parsed, buf_unparsed(b));
+	llhttp_errno_t rc = llhttp_execute(&s->x->req, b->data + b->parsed, buf_unparsed(b));
 	if (rc == HPE_OK) {
 		b->parsed = b->end;
 	} else if (rc == HPE_PAUSED) {
-		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->req) - b->data);
+		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->x->req) - b->data);
 	} else {
 		if (s->x->url_too_long)
 			exchange_error(s, 414, "request target too long");
 		else
-			exchange_error(s, 400, llhttp_get_error_reason(&s->req));
+			exchange_error(s, 400, llhttp_get_error_reason(&s->x->req));
 		return 1;
 	}
 	if (s->x->req_event == EV_HEAD) {
@@ -713,13 +749,13 @@ static int parse_response_step(struct session *s)
 	if (s->ohead && !buf_empty(s->ohead))
 		return 0;
 	s->x->res_event = EV_NONE;
-	llhttp_errno_t rc = llhttp_execute(&s->res, b->data + b->parsed, buf_unparsed(b));
+	llhttp_errno_t rc = llhttp_execute(&s->x->res, b->data + b->parsed, buf_unparsed(b));
 	if (rc == HPE_OK) {
 		b->parsed = b->end;
 	} else if (rc == HPE_PAUSED) {
-		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->res) - b->data);
+		b->parsed = (uint32_t)(llhttp_get_error_pos(&s->x->res) - b->data);
 	} else {
-		log_info("upstream %s:%u: bad response: %s", s->x->host, s->x->port, llhttp_get_error_reason(&s->res));
+		log_info("upstream %s:%u: bad response: %s", s->x->host, s->x->port, llhttp_get_error_reason(&s->x->res));
 		exchange_error(s, 502, "malformed response from upstream");
 		return 1;
 	}
@@ -743,7 +779,7 @@ int exchange_parse_response(struct session *s)
 
 static int retry_safe(const struct session *s)
 {
-	switch (s->req.method) {
+	switch (s->x->req.method) {
 	case HTTP_GET:
 	case HTTP_HEAD:
 	case HTTP_OPTIONS:

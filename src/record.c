@@ -89,7 +89,7 @@ void record_write(struct session *s)
 	r->logged = 1;
 	uint64_t elapsed = loop_now(w->loop) - r->start_mono;
 	enum method_class mc = s->x->tunnel == T_CONNECT || s->x->tunnel == T_TLS ? MC_CONNECT
-			       : r->method					 ? metrics_method_class((int)s->req.method)
+			       : r->method					 ? metrics_method_class((int)s->x->method)
 										 : MC_OTHER;
 	metrics_request(&w->m, mc, r->status, elapsed);
 	if (s->tunnel_live) {

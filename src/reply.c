@@ -34,7 +34,8 @@ void exchange_reply(struct session *s, int status, const char *reason, const cha
 		return;
 	}
 	session_drop_upstream(s);
-	dns_cancel(s->w->dns, &s->x->dnsw);
+	if (!s->x->compact)
+		dns_cancel(s->w->dns, &s->x->dnsw);
 	if (session_need_buf(s, &s->ohead) == -1) {
 		session_close(s);
 		return;

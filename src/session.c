@@ -126,7 +126,7 @@ void session_close(struct session *s)
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		setsockopt(s->client.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
-	if (x)
+	if (x && !x->compact)
 		dns_cancel(w->dns, &x->dnsw);
 	proxy_auth_cancel(s);
 	if (s->tunnel_live) {
@@ -445,6 +445,7 @@ static int tunnel_start(struct session *s)
 	s->rel->down.bytes = s->x->rec.bytes; /* the head that opened the tunnel counts */
 	s->tunnel_live = 1;
 	stat_inc(&s->w->stats.tunnels);
+	exchange_compact(s); /* a tunnel may idle for hours: keep only its log line's part */
 	return 0;
 }
 

@@ -149,8 +149,8 @@ struct record {
 };
 
 /* One request/response exchange, allocated apart from its session: an idle
- * keep-alive client holds none (exchange_acquire, exchange_begin).
- * Everything before `host` starts zeroed. */
+ * keep-alive client holds none (exchange_acquire, exchange_begin), and a
+ * tunnel holds only the part its log line needs (exchange_compact). */
 struct exchange {
 	struct exchange *next_free;	/* in the worker's cache of spare ones */
 	uint8_t req_done;		/* request fully framed */
@@ -204,11 +204,18 @@ struct exchange {
 	int connect_errno;
 	struct body req_body, res_body;	/* how each body is framed (body.c) */
 	struct record rec;
+	uint8_t compact;		/* a tunnel's copy: nothing from req on */
+	uint8_t method;			/* the request's (llhttp_method_t), once its head is in */
+	char *host;			/* where the request goes: host_buf, or in the
+					   compact copy, behind `method` */
 
-	char host[DNS_NAME_MAX + 1];	/* where the request goes */
-	char user[HTPASSWD_USER_MAX + 1]; /* the login, once checked (rec.user) */
+	/* --- only while the exchange is worked out: a tunnel drops the rest
+	 * (exchange_compact); acquire zeroes everything above --- */
+	llhttp_t req, res;
 	union sockaddr_any addrs[MAX_ADDRS];
 	struct dns_waiter dnsw;
+	char user[HTPASSWD_USER_MAX + 1]; /* the login, once checked (rec.user) */
+	char host_buf[DNS_NAME_MAX + 1];
 };
 
 struct session {
@@ -239,7 +246,6 @@ struct session {
 					   carries this client's NTLM/Negotiate login */
 	struct buf *rhead;		/* rewritten request head (kept for retry and log) */
 	struct buf *ohead;		/* response heads and local replies, to the client */
-	llhttp_t req, res;
 	struct relays *rel;		/* a tunnel's or a spliced body's relays; NULL while
 					   none runs (session_relays) */
 	char *tunnel_target;		/* upgraded tunnel: its target, for the log line */
@@ -313,11 +319,16 @@ void exchange_start(struct session *s);
 /* Wait for the next request on this connection: the exchange (s->x) goes
  * back to the worker's spares. */
 void exchange_begin(struct session *s);
-/* s->x from the worker's spares or malloc, its fields before `host` zeroed
- * and host empty, if the session has none; 0, or -1 when memory is out. */
+/* s->x from the worker's spares or malloc, if the session has none: its
+ * fields up to `req` zeroed, host empty, the request parser ready; 0, or -1
+ * when memory is out. */
 int exchange_acquire(struct session *s);
 /* s->x back to the spares (or freed); NULL after. */
 void exchange_release(struct session *s);
+/* A tunnel starts: s->x becomes a copy of what its log line needs (the
+ * fields up to `req`, the host and the login), about 1 KiB less, and the
+ * full one goes back to the spares.  Kept as it is when memory is short. */
+void exchange_compact(struct session *s);
 /* Feed the request parser what the client sent; 1 when anything moved. */
 int exchange_parse_request(struct session *s);
 /* Feed the response parser what the server sent (a final head and the

@@ -83,7 +83,7 @@ int transparent_target(struct session *s, const struct http_head *h, struct http
 		why = "more than one Host";
 	else if (nhost == 0 && h->minor != 0)
 		why = "no Host in an HTTP/1.1 request";
-	else if (tlen == 1 && target[0] == '*' && s->req.method != HTTP_OPTIONS)
+	else if (tlen == 1 && target[0] == '*' && s->x->req.method != HTTP_OPTIONS)
 		why = "asterisk-form target is for OPTIONS only"; /* RFC 9112 3.2.4 */
 	else if (tlen > 0 && target[0] != '/' && target[0] != '*') {
 		r = http_target_parse(target, tlen, t, &why);
@@ -108,7 +108,7 @@ int transparent_target(struct session *s, const struct http_head *h, struct http
 	}
 	snprintf(tp->named, sizeof(tp->named), "%s", t->host);
 	tp->named_port = t->port;
-	snprintf(s->x->host, sizeof(s->x->host), "%s", tp->odst_text);
+	snprintf(s->x->host_buf, sizeof(s->x->host_buf), "%s", tp->odst_text);
 	s->x->port = sockaddr_port(&tp->odst);
 	/* a literal compares in its canonical spelling; a name cannot be
 	 * checked without a lookup, and goes unremarked */
@@ -136,7 +136,7 @@ static void tls_decide(struct session *s, enum tls_hello r)
 		log_info("client %s: TLS to %s:%u: %s; relaying it anyway", log_addr(&s->peer.sa, a, sizeof(a)),
 			 tp->odst_text, sockaddr_port(&tp->odst),
 			 r == TLS_HELLO_MORE ? "no complete ClientHello in time" : tls_hello_text(r));
-	snprintf(s->x->host, sizeof(s->x->host), "%s", tp->odst_text);
+	snprintf(s->x->host_buf, sizeof(s->x->host_buf), "%s", tp->odst_text);
 	s->x->port = sockaddr_port(&tp->odst);
 	s->x->tunnel = T_TLS;
 	s->x->req_done = 1;

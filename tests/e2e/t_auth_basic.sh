@@ -64,6 +64,9 @@ printf 'CONNECT 127.0.0.1:%s HTTP/1.1\r\nProxy-Authorization: Basic %s\r\n\r\npi
 	"$(printf '%s' 'dave:sha512 pass' | base64 -w0)" | raw "$SLUICE_PORT" 3 >"$T/tunnel"
 head -n1 "$T/tunnel" | grep -q "^HTTP/1.1 200" || fail "CONNECT with credentials: $(head -c 300 "$T/tunnel")"
 grep -q "^ping" "$T/tunnel" || fail "CONNECT with credentials: no echo through the tunnel: $(cat -A "$T/tunnel" | head)"
+# (the tunnel's log line is written from its compact exchange: host and login copied)
+access_log_has "TCP_TUNNEL/200 [0-9]* CONNECT 127.0.0.1:$PEER_PORT dave HIER_DIRECT/" ||
+	fail "CONNECT with credentials: access log: $(grep CONNECT "$T/access.log")"
 ok "CONNECT: 407 without credentials, a tunnel with them"
 
 # bytes sent behind a refused CONNECT were meant for the tunnel: they must
