@@ -75,50 +75,47 @@ warm_up() {
 }
 warm_up
 
+# held_cost NAME MODE N ARG MAX: N connections held (hold_conns MODE N ARG)
+# while sluice's RSS is read before and after; fails over MAX (KiB x 1000)
+# each.  Sets PER (KiB x 1000 each); the holder waits on fd HOLD until
+# closed, then HOLD_PID ends.
+held_cost() {
+	local name=$1 mode=$2 n=$3 arg=$4 max=$5 rss0 rss1
+	rss0=$(settled_rss)
+	mkfifo "$T/$name.in"
+	hold_conns "$mode" "$n" "$arg" <"$T/$name.in" >"$T/$name.out" &
+	HOLD_PID=$!
+	PIDS+=("$HOLD_PID")
+	exec {HOLD}>"$T/$name.in"
+	wait_for 60 grep -q "^ready\|^bad" "$T/$name.out" || fail "$name: $(cat "$T/$name.out")"
+	expect_eq "$(cat "$T/$name.out")" "ready $n" "$name held"
+	rss1=$(settled_rss)
+	PER=$(((rss1 - rss0) * 1000 / n))
+	echo "# $n $name: RSS $rss0 -> $rss1 kB, $(kib "$PER") KiB each"
+	[ "$sanitized" = 1 ] || [ "$PER" -le "$max" ] ||
+		fail "$n $name cost $(kib "$PER") KiB each, want <= $(kib "$max")"
+}
+
 # --- idle keep-alive clients --------------------------------------------------------------
-rss0=$(settled_rss)
-mkfifo "$T/ka.in"
-hold_conns get "$KA_N" "$ORIGIN/bytes/100" <"$T/ka.in" >"$T/ka.out" &
-KA_PID=$!
-PIDS+=("$KA_PID")
-exec {KA}>"$T/ka.in"
-wait_for 60 grep -q "^ready\|^bad" "$T/ka.out" || fail "keep-alive clients: $(cat "$T/ka.out")"
-expect_eq "$(cat "$T/ka.out")" "ready $KA_N" "idle keep-alive clients"
-rss1=$(settled_rss)
-per=$(((rss1 - rss0) * 1000 / KA_N)) # KiB x 1000
-echo "# $KA_N idle keep-alive clients: RSS $rss0 -> $rss1 kB, $(kib "$per") KiB each"
-[ "$sanitized" = 1 ] || [ "$per" -le 1200 ] ||
-	fail "$KA_N idle keep-alive clients cost $(kib "$per") KiB each, want <= 1.2"
-# they still work: a new client, and an answer on one of the held connections is
-# covered by the tunnels below and t_http_keepalive
+held_cost "idle keep-alive clients" get "$KA_N" "$ORIGIN/bytes/100" 1200
+# they leave room for others (an answer on a held connection after idling is
+# t_http_keepalive's)
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -m 10 -x "$PROXY" "$ORIGIN/bytes/10")" 200 \
 	"a request beside $KA_N idle clients"
-ok "$KA_N idle keep-alive clients: $(kib "$per") KiB of RSS each (at most 1.2 KiB)"
-exec {KA}>&-
-wait "$KA_PID"
+ok "$KA_N idle keep-alive clients: $(kib "$PER") KiB of RSS each (at most 1.2 KiB)"
+exec {HOLD}>&-
+wait "$HOLD_PID"
 
 # --- idle tunnels ---------------------------------------------------------------------------
 # (a fresh sluice: the clients' freed memory would be reused and hide a cost)
 stop_sluice
 start_sluice "connect_ports $PEER_PORT"
 warm_up
-rss0=$(settled_rss)
-mkfifo "$T/tun.in"
-hold_conns connect "$TUN_N" "127.0.0.1:$PEER_PORT" <"$T/tun.in" >"$T/tun.out" &
-TUN_PID=$!
-PIDS+=("$TUN_PID")
-exec {TUN}>"$T/tun.in"
-wait_for 60 grep -q "^ready\|^bad" "$T/tun.out" || fail "tunnels: $(cat "$T/tun.out")"
-expect_eq "$(cat "$T/tun.out")" "ready $TUN_N" "idle tunnels"
-rss1=$(settled_rss)
-per=$(((rss1 - rss0) * 1000 / TUN_N))
-echo "# $TUN_N idle tunnels: RSS $rss0 -> $rss1 kB, $(kib "$per") KiB each"
-[ "$sanitized" = 1 ] || [ "$per" -le 1600 ] ||
-	fail "$TUN_N idle tunnels cost $(kib "$per") KiB each, want <= 1.6"
-exec {TUN}>&-
-wait "$TUN_PID"
+held_cost "idle tunnels" connect "$TUN_N" "127.0.0.1:$PEER_PORT" 1600
+exec {HOLD}>&-
+wait "$HOLD_PID"
 wait_for 10 lines_ge "$TUN_N" "TCP_TUNNEL/200 [0-9]* CONNECT 127.0.0.1:$PEER_PORT - HIER_DIRECT/127.0.0.1 " \
 	"$T/access.log" || fail "tunnels' log lines: $(grep -c "CONNECT 127.0.0.1:$PEER_PORT" "$T/access.log") of $TUN_N"
-ok "$TUN_N idle tunnels: $(kib "$per") KiB of RSS each (at most 1.6 KiB), each logged with its target"
+ok "$TUN_N idle tunnels: $(kib "$PER") KiB of RSS each (at most 1.6 KiB), each logged with its target"
 
 sluice_alive || fail "sluice died"
