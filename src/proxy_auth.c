@@ -93,6 +93,8 @@ static void on_checked(struct worker *w, struct worker_msg *m)
 				next = s->x->auth_next;
 				s->x->auth_job = NULL;
 				s->x->auth_next = NULL;
+				if (s->state != S_AUTH)
+					continue; /* (not expected: exchange_reply cancels) */
 				exchange_error(s, 503, "too many logins waiting to be checked");
 				session_pump(s);
 			}
@@ -114,6 +116,11 @@ static void on_checked(struct worker *w, struct worker_msg *m)
 		next = s->x->auth_next;
 		s->x->auth_job = NULL;
 		s->x->auth_next = NULL;
+		/* a session that answered or closed meanwhile left the list
+		 * (exchange_reply, session_close); one still on it and not
+		 * waiting any more must not be routed by a late "good" */
+		if (s->state != S_AUTH)
+			continue;
 		if (job->ok) {
 			stat_inc(&w->m.auth_ok);
 			take_user(s, job->user);

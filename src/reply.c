@@ -17,6 +17,9 @@ void exchange_reply(struct session *s, int status, const char *reason, const cha
 {
 	char a[80];
 	log_debug("client %s: %d %s", log_addr(&s->peer.sa, a, sizeof(a)), status, reason);
+	/* the exchange ends here: a login check still running for it (a
+	 * broken body refused in S_AUTH) must not route it when it answers */
+	proxy_auth_cancel(s);
 	s->x->rec.reason = reason;
 	stat_inc(&s->w->stats.errors);
 	metrics_cause(&s->w->m, status, reason);
