@@ -17,8 +17,8 @@
  * pipe (below body_splice_min, two splices cost more than a copy).
  *
  * The relays are the session's rel->down (response) and rel->up (request),
- * which only a tunnel uses otherwise (allocated while one runs), and an exchange that may become a
- * tunnel (an Upgrade) never splices its request.  While a relay runs it
+ * allocated while one runs and otherwise used only by a tunnel; an exchange
+ * that may become a tunnel (an Upgrade) never splices its request.  While a relay runs it
  * alone reads its source: session.c's reads stop for that socket.
  */
 #include <errno.h>

@@ -102,7 +102,7 @@ void exchange_response_parser_init(struct session *s)
 /* --- beginning and end ------------------------------------------------------------- */
 
 /* Spares kept per worker: enough for a burst's exchanges in flight to come
- * and go without malloc, few enough to be forgotten memory (1.2 KiB each). */
+ * and go without malloc, few enough to be forgotten memory (1.4 KiB each). */
 #define EXCHANGE_SPARE_MAX 128
 
 int exchange_acquire(struct session *s)
@@ -123,6 +123,8 @@ int exchange_acquire(struct session *s)
 	llhttp_init(&x->req, HTTP_REQUEST, &req_settings);
 	x->req.data = s;
 	s->x = x;
+	x->head_start = loop_now(w->loop);
+	record_start(s);
 	return 0;
 }
 
@@ -503,9 +505,6 @@ int exchange_parse_request(struct session *s)
 			session_close(s);
 			return 1;
 		}
-		s->x->msg_begun = 1;
-		s->x->head_start = loop_now(s->w->loop);
-		record_start(s);
 	}
 	s->x->req_event = EV_NONE;
 	llhttp_errno_t rc = llhttp_execute(&s->x->req, b->data + b->parsed, buf_unparsed(b));

@@ -115,7 +115,7 @@ void session_close(struct session *s)
 	if (s->state == S_CLOSED)
 		return;
 	struct exchange *x = s->x; /* kept until the session is freed */
-	if (x && x->msg_begun)
+	if (x)
 		record_write(s); /* nothing when the exchange was logged already */
 	if (x && (x->abort_after_flush || (x->res_head_done && !x->res_done)) &&
 	    (x->dechunk || x->res_body.kind == BODY_UNTIL_CLOSE)) {
@@ -648,7 +648,6 @@ static void check_invariants(const struct session *s)
 	assert(s->state != S_HEAD || s->up == NULL);
 	/* between requests (and lingering after a drain there) no exchange */
 	assert(s->x != NULL || s->state == S_HEAD || s->state == S_LINGER || s->state == S_CLOSED);
-	assert(s->x == NULL || s->state != S_HEAD || s->x->msg_begun);
 	if (s->x == NULL) {
 		assert(s->rhead == NULL && s->server.in == NULL && s->ohead == NULL);
 		return;
@@ -789,10 +788,9 @@ int session_start(struct worker *w, const struct handoff *h)
 			config_unref(s->cfg);
 			goto fail;
 		}
+		/* (the connection is the exchange: logged at its end) */
 		session_state(s, S_PEEK);
 		s->phase_start = s->last_active;
-		s->x->msg_begun = 1; /* the connection is the exchange: log it at its end */
-		record_start(s);
 	}
 	if (loop_add(w->loop, &s->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP, 1) == -1) {
 		log_err("epoll_ctl(ADD) for a client: %s", strerror(errno));

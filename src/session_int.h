@@ -171,7 +171,6 @@ struct exchange {
 	struct acl_pending acl_pend;	/* ... what is left to it */
 	uint8_t addr_check;		/* check each address (acl_ask, or a port
 					   sluice listens on: the loop guard) */
-	uint8_t msg_begun;		/* bytes of the request arrived */
 	uint8_t res_sent;		/* bytes of the final response reached the client */
 	uint8_t res_reuse;		/* the server may be asked again on this connection */
 	uint8_t req_splice, res_splice;	/* the body's rest moves by rel->up, rel->down (body_splice.c) */
@@ -319,9 +318,10 @@ void exchange_start(struct session *s);
 /* Wait for the next request on this connection: the exchange (s->x) goes
  * back to the worker's spares. */
 void exchange_begin(struct session *s);
-/* s->x from the worker's spares or malloc, if the session has none: its
- * fields up to `req` zeroed, host empty, the request parser ready; 0, or -1
- * when memory is out. */
+/* s->x from the worker's spares or malloc, if the session has none (a
+ * request's first byte, a redirected TLS connection's start): its fields up
+ * to `req` zeroed, host empty, the request parser ready, the log record and
+ * head_start begun; 0, or -1 when memory is out. */
 int exchange_acquire(struct session *s);
 /* s->x back to the spares (or freed); NULL after. */
 void exchange_release(struct session *s);
